@@ -1,0 +1,14 @@
+"""lrcourse: the support package of a notebook course on learning rates with Keras 3.
+
+Modules, one idea each:
+
+* ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay)
+* ``data``: data sets through Keras' loaders, plus offline ones, with the seeds' preprocessing
+* ``models``: the lessons' networks
+* ``training``: fit with a schedule and record what happened
+* ``plots`` and ``widgets``: figures and interactive explorers
+* ``batch`` and ``cli``: run lessons in batch with papermill
+* ``device`` and ``paths``: where a run computes and where it writes
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,50 @@
+"""Argument checks shared by the package: every bad value gets a ValueError that names the
+argument, the value it got and what is allowed."""
+
+import math
+import numbers
+
+
+def number(name, value, allowed):
+    """Return ``value`` as a float, or raise if it is not a real number (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number ({allowed}); got {value!r}")
+    return float(value)
+
+
+def positive(name, value):
+    """A real number > 0, such as a learning rate."""
+    value = number(name, value, "a number > 0")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0; got {value!r}")
+    return value
+
+
+def non_negative(name, value):
+    """A real number >= 0, such as a decay rate or a power."""
+    value = number(name, value, "a number >= 0")
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return value
+
+
+def in_unit_interval(name, value):
+    """A real number in (0, 1], such as a drop factor or gamma."""
+    value = number(name, value, "a number in (0, 1]")
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+    return value
+
+
+def count(name, value, minimum=1):
+    """A whole number >= ``minimum``, such as a number of epochs or steps."""
+    if number(name, value, f"a whole number >= {minimum}") != int(value) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def choice(name, value, allowed):
+    """One of the strings in ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value

@@ -1,0 +1,108 @@
+"""Run lessons in batch with papermill, keeping every executed notebook and its records.
+
+A lesson declares its knobs in a cell tagged ``parameters``. :func:`run_lesson` refuses a name
+the lesson does not declare (papermill itself only warns), injects the values, executes the
+notebook in its own folder and writes ``<output>/<lesson>/<lesson>.ipynb`` beside the run's JSON
+records (``runs/``) and figures (``figures/``). A run that fails keeps its partial notebook and
+says which cell failed; the other lessons of the batch still run.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lrcourse import paths
+
+BASIC_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def notebook_parameters(notebook):
+    """The parameters a lesson declares: ``{name: {"type", "default", "help"}}`` in cell order."""
+    import papermill
+
+    found = papermill.inspect_notebook(str(notebook))
+    return {
+        name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
+        for name, p in found.items()
+    }
+
+
+def format_parameters(notebook):
+    """A readable listing of a lesson's parameters, one per line."""
+    lines = [f"Parameters of {notebook}:"]
+    for name, p in notebook_parameters(notebook).items():
+        lines.append(f"  {name}: {p['type']} = {p['default']}" + (f"  # {p['help']}" if p["help"] else ""))
+    return "\n".join(lines)
+
+
+def read_params_file(path):
+    """A YAML mapping of parameter names to values (``notebooks/params/NN_ci.yaml``)."""
+    path = paths.resolve(path)
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of parameter names to values; got {type(values).__name__}")
+    return values
+
+
+def check_parameters(notebook, values):
+    """Refuse names the lesson does not declare, and values of the wrong basic type."""
+    declared = notebook_parameters(notebook)
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"{Path(notebook).name} has no parameter {', '.join(map(repr, unknown))}. "
+            f"It declares: {', '.join(declared)} (see `lrcourse params {notebook}`)"
+        )
+    for name, value in values.items():
+        expected = BASIC_TYPES.get(declared[name]["type"])
+        if expected and (not isinstance(value, expected) or (bool not in expected and isinstance(value, bool))):
+            raise ValueError(
+                f"parameter {name!r} of {Path(notebook).name} is declared {declared[name]['type']}; "
+                f"got {value!r} ({type(value).__name__})"
+            )
+
+
+@dataclass
+class LessonRun:
+    """The outcome of one lesson run: where its notebook is and, if it failed, why."""
+
+    notebook: Path
+    output_notebook: Path
+    seconds: float
+    error: str = ""
+
+    @property
+    def ok(self):
+        return not self.error
+
+
+def run_lesson(notebook, parameters=None, output="build", kernel_name="python3"):
+    """Execute one lesson with papermill into ``<output>/<lesson name>/``; returns a :class:`LessonRun`."""
+    import papermill
+
+    notebook = paths.resolve(notebook)
+    if not notebook.is_file():
+        raise FileNotFoundError(f"no notebook at {notebook}")
+    parameters = dict(parameters or {})
+    check_parameters(notebook, parameters)
+    run_dir = paths.resolve(output) / notebook.stem
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if "output_dir" in notebook_parameters(notebook):
+        parameters.setdefault("output_dir", str(run_dir))
+    output_notebook = run_dir / notebook.name
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output_notebook),
+            parameters=parameters,
+            cwd=str(notebook.parent),
+            kernel_name=kernel_name,
+            progress_bar=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"
+        return LessonRun(notebook, output_notebook, time.perf_counter() - start, message)
+    return LessonRun(notebook, output_notebook, time.perf_counter() - start)

@@ -1,0 +1,93 @@
+"""The lessons' networks, as functional Keras 3 models.
+
+* :func:`preact_resnet`: the schedules seed's pre-activation bottleneck ResNet (He et al. 2016,
+  "Identity Mappings in Deep Residual Networks"), with its stages, filters and L2 configurable.
+* :func:`small_cnn`: a small plain CNN for quick CPU runs.
+
+``build(name, input_shape, num_classes)`` picks one by name; ``MODELS`` lists the names. The
+last layer always computes in float32, so the models also train under mixed precision.
+"""
+
+import keras
+from keras import layers
+
+from lrcourse import _checks
+
+RESNET_SEED = {"stages": (9, 9, 9), "filters": (64, 64, 128, 256), "l2": 5e-4}
+RESNET_SMALL = {"stages": (1, 1, 1), "filters": (16, 16, 32, 64), "l2": 5e-4}
+
+
+def _bottleneck(x, filters, stride, l2, project):
+    """BN-ReLU-conv1x1 -> BN-ReLU-conv3x3 -> BN-ReLU-conv1x1, added to the shortcut.
+
+    The shortcut is a strided 1x1 convolution of the pre-activated input when the block
+    changes the number of channels or the resolution (``project``), else the input itself.
+    """
+    reg = keras.regularizers.L2(l2)
+    conv = dict(use_bias=False, kernel_regularizer=reg)
+    pre = layers.Activation("relu")(layers.BatchNormalization()(x))
+    shortcut = layers.Conv2D(filters, 1, strides=stride, **conv)(pre) if project else x
+    y = layers.Conv2D(filters // 4, 1, **conv)(pre)
+    y = layers.Activation("relu")(layers.BatchNormalization()(y))
+    y = layers.Conv2D(filters // 4, 3, strides=stride, padding="same", **conv)(y)
+    y = layers.Activation("relu")(layers.BatchNormalization()(y))
+    y = layers.Conv2D(filters, 1, **conv)(y)
+    return layers.Add()([y, shortcut])
+
+
+def preact_resnet(input_shape, num_classes, stages=(9, 9, 9), filters=(64, 64, 128, 256), l2=5e-4):
+    """Pre-activation bottleneck ResNet.
+
+    A 3x3 stem convolution with ``filters[0]`` channels, then one stage per entry of
+    ``stages``: stage ``i`` has ``stages[i]`` bottleneck blocks with ``filters[i + 1]`` output
+    channels; every stage after the first halves the resolution in its first block. Then
+    BN-ReLU, global average pooling and a softmax. The seed's CIFAR-10 network is
+    ``stages=(9, 9, 9), filters=(64, 64, 128, 256), l2=0.0005`` (``RESNET_SEED``).
+    """
+    if len(filters) != len(stages) + 1:
+        raise ValueError(
+            f"filters needs one entry for the stem plus one per stage ({len(stages) + 1}); got {filters!r}"
+        )
+    for i, f in enumerate(filters[1:], start=1):
+        if f % 4:
+            raise ValueError(f"filters[{i}] must be divisible by 4 (bottleneck width f/4); got {f}")
+    l2 = _checks.non_negative("l2", l2)
+    inputs = keras.Input(input_shape)
+    x = layers.BatchNormalization()(inputs)
+    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=False, kernel_regularizer=keras.regularizers.L2(l2))(x)
+    for i, blocks in enumerate(stages):
+        stride = 1 if i == 0 else 2
+        x = _bottleneck(x, filters[i + 1], stride, l2, project=True)
+        for _ in range(blocks - 1):
+            x = _bottleneck(x, filters[i + 1], 1, l2, project=False)
+    x = layers.Activation("relu")(layers.BatchNormalization()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", kernel_regularizer=keras.regularizers.L2(l2))(x)
+    return keras.Model(inputs, outputs, name="preact_resnet")
+
+
+def small_cnn(input_shape, num_classes, width=32):
+    """conv(w) - conv(w) - pool - conv(2w) - global pool - dense softmax; BN after each conv."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for channels, pool in ((width, False), (width, True), (2 * width, False)):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+        if pool:
+            x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")
+
+
+MODELS = {
+    "resnet": lambda shape, n: preact_resnet(shape, n, **RESNET_SEED),
+    "resnet_small": lambda shape, n: preact_resnet(shape, n, **RESNET_SMALL),
+    "small_cnn": small_cnn,
+}
+
+
+def build(name, input_shape, num_classes):
+    """Build the model called ``name`` (a key of ``MODELS``) for the given data shape."""
+    _checks.choice("model", name, tuple(MODELS))
+    return MODELS[name](tuple(input_shape), num_classes)

@@ -1,0 +1,22 @@
+"""Where the course reads and writes files.
+
+Jupyter runs a notebook in its own folder, papermill in the caller's and nbval in the
+notebook's; so relative paths are resolved here, against the repository root when the package
+runs from a checkout, and against the current folder otherwise (a pip install on Colab).
+"""
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def repo_root():
+    """The checkout's top folder, or ``None`` when the package is installed elsewhere."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").exists() and (root / "notebooks").is_dir() else None
+
+
+def resolve(path):
+    """An absolute path for ``path``: relative paths start at the repository root (or cwd)."""
+    path = Path(path)
+    return path if path.is_absolute() else (repo_root() or Path.cwd()) / path

@@ -1,0 +1,91 @@
+"""Figures for the lessons, all in one style: learning rate curves and training histories."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lrcourse import paths
+
+STYLE = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 10,
+}
+UNIT_LABELS = {"epoch": "epoch", "iteration": "iteration (optimizer update)"}
+
+
+def new_axes(ax=None, ncols=1, width=6.4):
+    """Reuse ``ax``, or make a new figure with ``ncols`` panels in the course style."""
+    if ax is not None:
+        return ax.figure, ax
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, ncols, figsize=(width, 3.6), layout="constrained")
+    return fig, axes
+
+
+def plot_lr(x, learning_rates, unit="epoch", ax=None, label=None, log=False):
+    """Learning rate against epoch or iteration; returns the axes."""
+    _, ax = new_axes(ax)
+    ax.plot(x, learning_rates, label=label)
+    ax.set_xlabel(UNIT_LABELS.get(unit, unit))
+    ax.set_ylabel("learning rate")
+    if log:
+        ax.set_yscale("log")
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_schedules(schedules, length=None, ax=None, log=False):
+    """Several schedules on one axes; ``schedules`` maps a label to a schedule object."""
+    _, ax = new_axes(ax)
+    for label, schedule in schedules.items():
+        schedule.plot(length or schedule.default_length(), ax=ax, label=label)
+    if log:
+        ax.set_yscale("log")
+    return ax
+
+
+def plot_history(history, title=None):
+    """Loss and accuracy per epoch, training and validation, side by side; returns the figure."""
+    fig, (loss_ax, acc_ax) = new_axes(ncols=2, width=10)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax, metric in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        ax.plot(epochs, history[metric], label=f"train {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_runs(results, title=None):
+    """Compare runs: the LR applied at every update, training loss and validation accuracy."""
+    fig, (lr_ax, loss_ax, acc_ax) = new_axes(ncols=3, width=14)
+    for r in results:
+        lr_ax.plot(r.iterations, r.learning_rates, label=r.name)
+        epochs = np.arange(1, len(r.history["loss"]) + 1)
+        loss_ax.plot(epochs, r.history["loss"], label=r.name)
+        acc_ax.plot(epochs, r.history["val_accuracy"], label=r.name)
+    lr_ax.set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
+    loss_ax.set(xlabel="epoch", ylabel="training loss", yscale="log")
+    acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
+    acc_ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def save(fig, output_dir, name):
+    """Save ``fig`` as ``<output_dir>/figures/<name>.png`` and return the path."""
+    path = paths.resolve(output_dir) / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

@@ -1,0 +1,181 @@
+"""Train a model with a learning-rate schedule and keep an honest record of the run.
+
+:func:`train` compiles and fits, records the learning rate the optimizer actually applied at
+every update, evaluates on the test split (accuracy and scikit-learn's classification report),
+and writes a JSON record of the parameters, the device and the results: an experiment log.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+
+from lrcourse import device, paths
+from lrcourse._checks import choice
+from lrcourse.schedules import LearningRateDecay
+
+
+class LearningRateRecorder(keras.callbacks.Callback):
+    """Reads ``optimizer.learning_rate`` and ``optimizer.iterations`` before every update.
+
+    The optimizer evaluates its schedule (or reads its variable) at the current ``iterations``
+    to compute the update, so this is the rate that update uses, whichever way it was set.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.iterations, self.learning_rates = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        self.iterations.append(int(keras.ops.convert_to_numpy(optimizer.iterations)))
+        self.learning_rates.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+
+
+@dataclass
+class RunResult:
+    """What one training run did and reached. ``learning_rates[i]`` was applied at ``iterations[i]``."""
+
+    name: str
+    history: dict
+    iterations: list
+    learning_rates: list
+    test_loss: float
+    test_accuracy: float
+    report: dict
+    report_text: str
+    seconds: float
+    steps_per_epoch: int
+    device: dict
+    params: dict = field(default_factory=dict)
+
+    def save(self, output_dir):
+        """Write the record to ``output_dir/runs/<name>.json`` and return the path."""
+        path = paths.resolve(output_dir) / "runs" / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=1, default=_jsonable))
+        return path
+
+    @classmethod
+    def load(cls, path):
+        return cls(**json.loads(paths.resolve(path).read_text()))
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def train(
+    model,
+    data,
+    *,
+    epochs,
+    batch_size,
+    learning_rate=None,
+    momentum=0.9,
+    optimizer=None,
+    schedule_as="optimizer",
+    name="run",
+    output_dir=None,
+    params=None,
+    callbacks=(),
+    verbose=0,
+):
+    """Compile ``model`` with SGD and fit it on ``data`` (a :class:`lrcourse.data.Dataset`).
+
+    Args:
+        learning_rate: a float (constant) or a :class:`~lrcourse.schedules.LearningRateDecay`.
+        schedule_as: ``"optimizer"`` evaluates the schedule inside the compiled step at every
+            update; ``"callback"`` sets it once per epoch with a ``LearningRateScheduler``.
+        optimizer: a ready optimizer to use instead of SGD(learning_rate, momentum); then
+            ``learning_rate`` must be left out.
+        output_dir: where the JSON record goes (``<output_dir>/runs/<name>.json``); None writes none.
+        params: extra values to store in the record, such as the notebook's parameters.
+    """
+    choice("schedule_as", schedule_as, ("optimizer", "callback"))
+    steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
+    callbacks = list(callbacks)
+    if isinstance(learning_rate, LearningRateDecay):
+        if learning_rate.steps_per_epoch is None:
+            learning_rate = learning_rate.with_steps_per_epoch(steps_per_epoch)
+        if schedule_as == "callback":
+            callbacks.append(learning_rate.epoch_callback())
+            learning_rate = learning_rate.at_epoch(0)
+    if (optimizer is None) == (learning_rate is None):
+        raise ValueError("pass exactly one of learning_rate=... (for SGD) or optimizer=...")
+    if optimizer is None:
+        optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    recorder = LearningRateRecorder()
+    start = time.perf_counter()
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(data.x_test, data.y_test),
+        callbacks=[*callbacks, recorder],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0)
+    predicted = np.argmax(model.predict(data.x_test, batch_size=batch_size, verbose=0), axis=1)
+    report_args = dict(
+        y_true=data.y_test,
+        y_pred=predicted,
+        labels=list(range(data.num_classes)),
+        target_names=data.class_names,
+        zero_division=0,
+    )
+    from sklearn.metrics import classification_report
+
+    result = RunResult(
+        name=name,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        iterations=recorder.iterations,
+        learning_rates=recorder.learning_rates,
+        test_loss=float(test_loss),
+        test_accuracy=float(test_accuracy),
+        report=classification_report(output_dict=True, **report_args),
+        report_text=classification_report(**report_args),
+        seconds=seconds,
+        steps_per_epoch=steps_per_epoch,
+        device=device.describe(),
+        params={
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "dataset": data.name,
+            "train_examples": len(data.x_train),
+            "model": model.name,
+            "optimizer": optimizer.get_config(),
+            "schedule_as": schedule_as,
+            **(params or {}),
+        },
+    )
+    if output_dir is not None:
+        result.save(output_dir)
+    return result
+
+
+def results_table(results, sort=True):
+    """A Markdown table of runs: test accuracy, final losses, LR at start and end, time."""
+    rows = sorted(results, key=lambda r: -r.test_accuracy) if sort else list(results)
+    lines = [
+        "| run | test accuracy | final train loss | final val loss | first LR | last LR | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.test_accuracy:.4f} | {r.history['loss'][-1]:.4f} | "
+            f"{r.history['val_loss'][-1]:.4f} | {r.learning_rates[0]:.3g} | {r.learning_rates[-1]:.3g} | "
+            f"{r.seconds:.1f} |"
+        )
+    return "\n".join(lines)
