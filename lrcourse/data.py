@@ -72,11 +72,14 @@ def load(name, subset=None, preprocessing="scale", seed=0):
     _checks.choice("name", name, DATASETS)
     _checks.choice("preprocessing", preprocessing, PREPROCESSING)
     if name in KERAS_DATASETS:
-        (x_train, y_train), (x_test, y_test), pixel_max = _load_keras(name), 255.0
+        (x_train, y_train), (x_test, y_test) = _load_keras(name)
+        pixel_max = 255.0
     elif name == "digits":
-        (x_train, y_train), (x_test, y_test), pixel_max = _load_digits(), 16.0
+        (x_train, y_train), (x_test, y_test) = _load_digits()
+        pixel_max = 16.0
     else:
-        (x_train, y_train), (x_test, y_test), pixel_max = _make_synthetic(seed), 1.0
+        (x_train, y_train), (x_test, y_test) = _make_synthetic(seed)
+        pixel_max = 1.0
     data = Dataset(
         name=name,
         x_train=_as_images(x_train) / pixel_max,
@@ -124,8 +127,8 @@ def _load_keras(name):
         raise DatasetUnavailableError(
             f"could not load {name!r} with keras.datasets.{name}.load_data(): {error}\n"
             f"It downloads once into Keras' cache ($KERAS_HOME/datasets, default ~/.keras/datasets), "
-            f"so the first load needs a network connection. Offline, choose one of "
-            f"{', '.join(map(repr, OFFLINE_DATASETS))} instead."
+            f"so the first load needs a network connection (a damaged cached file can be deleted there "
+            f"to fetch it again). Offline, choose one of {', '.join(map(repr, OFFLINE_DATASETS))} instead."
         ) from error
 
 

@@ -1,0 +1,48 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from lrcourse import plots, widgets
+from lrcourse.schedules import DECAY_KINDS, make_decay
+from lrcourse.training import RunResult
+
+
+@pytest.mark.parametrize("kind", DECAY_KINDS)
+def test_draw_decay_draws_the_schedule_it_reports(kind):
+    fig, per_epoch = widgets.draw_decay(kind, initial_lr=0.05, epochs=30, steps_per_epoch=20)
+    schedule = make_decay(kind, 0.05, 30, drop_every=15, decay=0.001, power=5.0)
+    expected = [schedule.at_epoch(e) for e in range(30)] if kind != "time-based" else [
+        schedule.with_steps_per_epoch(20).at_epoch(e) for e in range(30)]
+    np.testing.assert_allclose(per_epoch, expected, rtol=1e-12)
+    (line,) = fig.axes[0].get_lines()
+    assert line.get_ydata()[0] == pytest.approx(0.05)
+
+
+def test_draw_decay_refuses_bad_values_like_the_schedules():
+    with pytest.raises(ValueError, match="factor"):
+        widgets.draw_decay("step", factor=2.0)
+
+
+def test_explorer_has_a_control_per_parameter_and_draws():
+    explorer = widgets.decay_explorer()
+    names = {getattr(child, "description", "") for child in explorer.children}
+    assert {"schedule", "initial LR", "factor", "drop every", "power", "decay"} <= names
+    explorer.update()  # runs the callback once, as moving a slider would
+
+
+def test_schedule_plot_and_history_figures():
+    ax = make_decay("linear", 0.1, 40).plot()
+    assert len(ax.get_lines()[0].get_xdata()) == 40
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    fig = plots.plot_history(history, title="t")
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    run = RunResult("r", history, [0, 1, 2], [0.1, 0.1, 0.05], 0.7, 0.7, {}, "", 1.0, 1, {})
+    fig = plots.plot_runs([run, run])
+    assert len(fig.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in fig.axes)
+
+
+def test_save_writes_a_png(tmp_path):
+    fig, _ = widgets.draw_decay("step")
+    path = plots.save(fig, tmp_path, "step")
+    assert path == tmp_path / "figures" / "step.png" and path.read_bytes()[:4] == b"\x89PNG"
+    plt.close(fig)
