@@ -210,7 +210,8 @@ def make_decay(kind, initial_lr, epochs, factor=0.25, drop_every=None, power=5.0
 
     ``"time-based"``: ``TimeBasedDecay`` with ``decay = initial_lr / epochs`` unless given (the
     seed's rule of thumb for Keras' old ``decay=``); ``"step"``: ``StepDecay`` dropping by
-    ``factor`` every ``drop_every`` epochs (default 15% of the run, the seed's 15 of 100);
+    ``factor`` every ``drop_every`` epochs (default 15% of the run, the seed's 15 of 100, at least 2: with the
+    seed's ``1 +`` convention ``drop_every=1`` would drop already in epoch 0);
     ``"linear"``: ``PolynomialDecay`` with power 1; ``"polynomial"``: power ``power`` (5).
 
     >>> make_decay("step", 0.1, epochs=100)
@@ -219,7 +220,7 @@ def make_decay(kind, initial_lr, epochs, factor=0.25, drop_every=None, power=5.0
     if kind == "time-based":
         return TimeBasedDecay(initial_lr, decay=initial_lr / epochs if decay is None else decay)
     if kind == "step":
-        return StepDecay(initial_lr, factor=factor, drop_every=drop_every or max(1, round(0.15 * epochs)))
+        return StepDecay(initial_lr, factor=factor, drop_every=drop_every or max(2, round(0.15 * epochs)))
     if kind == "linear":
         return PolynomialDecay(epochs, initial_lr, power=1.0)
     if kind == "polynomial":

@@ -1,0 +1,27 @@
+# The two commands of the README, plus JupyterLab. Each creates the environment if needed:
+# a virtual environment in .venv with the package installed in editable mode.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: course test lab clean
+
+course: $(VENV)/.installed  ## run every lesson in batch: executed notebooks, figures and run records in build/
+	$(BIN)/lrcourse run $(LESSONS) --output build
+
+test: $(VENV)/.installed  ## unit tests, CLI tests and every lesson under nbval with its CI parameters
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed  ## open the lessons in JupyterLab
+	$(BIN)/python -m pip install -q -e ".[lab]"
+	$(BIN)/jupyter lab notebooks/
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+clean:
+	rm -rf build $(VENV)

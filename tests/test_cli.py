@@ -1,0 +1,89 @@
+"""The batch runner and its command line, on small notebooks written by the tests."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lrcourse import batch, cli
+
+PARAMETERS = '''
+count: int = 2  # how many lines to write
+label: str = "demo"  # written into the record
+output_dir: str = "unused"  # set by the runner
+'''
+WORK = '''
+import json, pathlib
+out = pathlib.Path(output_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "record.json").write_text(json.dumps({"count": count, "label": label}))
+'''
+FAIL = '''
+if count == 3:
+    raise RuntimeError("three is not allowed")
+'''
+
+
+def write_notebook(path, *sources):
+    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]})])
+    nb.cells += [new_code_cell(source) for source in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def lesson(tmp_path):
+    return write_notebook(tmp_path / "demo.ipynb", WORK, FAIL)
+
+
+def test_params_lists_names_types_defaults_and_help(lesson, capsys):
+    assert cli.main(["params", str(lesson)]) == 0
+    out = capsys.readouterr().out
+    assert "count: int = 2  # how many lines to write" in out and 'label: str = "demo"' in out
+
+
+def test_run_keeps_the_executed_notebook_and_the_records(lesson, tmp_path, capsys):
+    params_file = tmp_path / "p.yaml"
+    params_file.write_text("count: 5\nlabel: from-file\n")
+    code = cli.main(["run", str(lesson), "-f", str(params_file), "-p", "label", "from-cli", "--output", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr()
+    run_dir = tmp_path / "out" / "demo"
+    assert json.loads((run_dir / "record.json").read_text()) == {"count": 5, "label": "from-cli"}
+    executed = nbformat.read(run_dir / "demo.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(lesson, tmp_path, capsys):
+    code = cli.main(["run", str(lesson), "-p", "epochs", "3", "--output", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no parameter 'epochs'" in err and "count, label, output_dir" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_value_of_the_wrong_type_is_refused(lesson, capsys):
+    assert cli.main(["run", str(lesson), "-p", "count", "many"]) == 2
+    assert "declared int; got 'many'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="declared int"):
+        batch.check_parameters(lesson, {"count": True})
+
+
+def test_failed_run_keeps_its_partial_notebook_and_the_other_runs(lesson, tmp_path, capsys):
+    good = write_notebook(tmp_path / "good.ipynb", WORK)
+    code = cli.main(["run", str(lesson), str(good), "-p", "count", "3", "--output", str(tmp_path / "out")])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "raised RuntimeError: three is not allowed" in out and "1 of 2 lessons ran" in out
+    partial = nbformat.read(tmp_path / "out" / "demo" / "demo.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in partial.cells if c.cell_type == "code" for o in c.outputs)
+    assert (tmp_path / "out" / "demo" / "record.json").exists()  # the cells before the failure did their work
+    assert (tmp_path / "out" / "good" / "record.json").exists()
+
+
+def test_params_file_must_be_a_mapping(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ValueError, match="mapping of parameter names"):
+        batch.read_params_file(bad)
