@@ -15,6 +15,7 @@ STYLE = {
     "legend.frameon": False,
     "font.size": 10,
 }
+LINESTYLES = ("-", "--", "-.", ":")
 UNIT_LABELS = {"epoch": "epoch", "iteration": "iteration (optimizer update)"}
 
 
@@ -69,11 +70,12 @@ def plot_history(history, title=None):
 def plot_runs(results, title=None):
     """Compare runs: the LR applied at every update, training loss and validation accuracy."""
     fig, (lr_ax, loss_ax, acc_ax) = new_axes(ncols=3, width=14)
-    for r in results:
-        lr_ax.plot(r.iterations, r.learning_rates, label=r.name)
+    for i, r in enumerate(results):
+        style = {"label": r.name, "linestyle": LINESTYLES[i % len(LINESTYLES)]}  # runs that coincide stay visible
+        lr_ax.plot(r.iterations, r.learning_rates, **style)
         epochs = np.arange(1, len(r.history["loss"]) + 1)
-        loss_ax.plot(epochs, r.history["loss"], label=r.name)
-        acc_ax.plot(epochs, r.history["val_accuracy"], label=r.name)
+        loss_ax.plot(epochs, r.history["loss"], **style)
+        acc_ax.plot(epochs, r.history["val_accuracy"], **style)
     lr_ax.set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
     loss_ax.set(xlabel="epoch", ylabel="training loss", yscale="log")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")

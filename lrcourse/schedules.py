@@ -17,7 +17,9 @@ schedule needs ``steps_per_epoch`` to turn it into epochs (``epoch = k // steps_
 the learning rate then steps down exactly at epoch boundaries, as the callback does.
 """
 
+import math
 import numbers
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -200,6 +202,155 @@ class TimeBasedDecay(LearningRateDecay):
 
     def get_config(self):
         return {"initial_lr": self.initial_lr, "decay": self.decay, **super().get_config()}
+
+
+
+CLR_MODES = ("triangular", "triangular2", "exp_range")
+CLR_WAVES = ("triangular", "sinusoidal", "parabolic")
+SCALE_MODES = ("cycle", "iterations")
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class CyclicalLearningRate(LearningRateDecay):
+    """Cyclical learning rate (Smith 2015/2017): sweep between two bounds, up and down.
+
+    With ``k`` the number of updates already applied and ``s = step_size`` (updates per
+    half cycle)::
+
+        cycle = floor(1 + k / (2 s))          # 1, 1, ..., 2, 2, ...
+        x     = |k / s - 2 cycle + 1|         # 1 at a cycle's start and end, 0 at its peak
+        lr    = base_lr + (max_lr - base_lr) * wave(x) * scale
+
+    ``wave`` is Smith's triangle ``max(0, 1 - x)`` by default, or ``"sinusoidal"``
+    ``(1 + cos(pi x)) / 2`` or ``"parabolic"`` (Welch) ``1 - x**2``: all three reach ``max_lr`` and
+    ``base_lr`` at the same updates. ``scale`` is set by ``mode``: ``"triangular"`` 1,
+    ``"triangular2"`` ``1 / 2 ** (cycle - 1)`` (the amplitude halves each cycle), ``"exp_range"``
+    ``gamma ** k`` (over all updates, not within the cycle). A ``scale_fn`` replaces ``mode``; it
+    receives the cycle number (``scale_mode="cycle"``) or ``k`` (``"iterations"``), must work on
+    floats and tensors alike, and must be a named function registered with
+    ``@keras.saving.register_keras_serializable()`` for the schedule to be saved.
+
+    The values match Brad Kenstler's Keras callback, TensorFlow Addons and PyTorch's ``CyclicLR``.
+
+    >>> clr = CyclicalLearningRate(1e-3, 6e-3, step_size=2000)
+    >>> [round(clr(k), 6) for k in (0, 1000, 2000, 3000, 4000)]
+    [0.001, 0.0035, 0.006, 0.0035, 0.001]
+    >>> round(CyclicalLearningRate(1e-3, 6e-3, 2000, mode="triangular2")(5000), 6)
+    0.00225
+    """
+
+    unit = "iteration"
+
+    def __init__(self, base_lr, max_lr, step_size, mode="triangular", gamma=1.0, scale_fn=None,
+                 scale_mode="cycle", wave="triangular", steps_per_epoch=None):
+        super().__init__(steps_per_epoch)
+        self.base_lr = _checks.positive("base_lr", base_lr)
+        self.max_lr = _checks.positive("max_lr", max_lr)
+        if self.base_lr >= self.max_lr:
+            raise ValueError(f"base_lr must be < max_lr; got base_lr={base_lr!r}, max_lr={max_lr!r}")
+        self.step_size = _checks.count("step_size", step_size)
+        self.mode = _checks.choice("mode", mode, CLR_MODES)
+        self.gamma = _checks.in_unit_interval("gamma", gamma)
+        if scale_fn is not None and not callable(scale_fn):
+            raise ValueError(f"scale_fn must be a function of the cycle or the iteration; got {scale_fn!r}")
+        self.scale_fn = scale_fn
+        self.scale_mode = _checks.choice("scale_mode", scale_mode, SCALE_MODES)
+        self.wave = _checks.choice("wave", wave, CLR_WAVES)
+
+    def formula(self, t, xp):
+        cycle = xp.floor(1 + t / (2 * self.step_size))
+        x = xp.abs(t / self.step_size - 2 * cycle + 1)
+        return self.base_lr + (self.max_lr - self.base_lr) * self._wave(x, xp) * self._scale(t, cycle, xp)
+
+    def _wave(self, x, xp):
+        if self.wave == "sinusoidal":
+            return (1 + xp.cos(math.pi * x)) / 2
+        if self.wave == "parabolic":
+            return 1 - x * x
+        return xp.maximum(0.0, 1 - x)
+
+    def _scale(self, t, cycle, xp):
+        if self.scale_fn is not None:
+            return self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        if self.mode == "triangular2":
+            return 1 / xp.power(2.0, cycle - 1)
+        if self.mode == "exp_range":  # gamma ** t, as exp(t log gamma) so float32 stays exact
+            return xp.exp(t * math.log(self.gamma))
+        return 1.0
+
+    def default_length(self):
+        return 6 * self.step_size
+
+    def get_config(self):
+        return {
+            "base_lr": self.base_lr,
+            "max_lr": self.max_lr,
+            "step_size": self.step_size,
+            "mode": self.mode,
+            "gamma": self.gamma,
+            "scale_fn": None if self.scale_fn is None else _registered_name(self.scale_fn),
+            "scale_mode": self.scale_mode,
+            "wave": self.wave,
+            **super().get_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        name = config.get("scale_fn")
+        if name is not None:
+            scale_fn = keras.saving.get_registered_object(name)
+            if scale_fn is None:
+                raise ValueError(
+                    f"scale_fn {name!r} is not registered in this session: import or define it with "
+                    f"@keras.saving.register_keras_serializable() before loading"
+                )
+            config = {**config, "scale_fn": scale_fn}
+        return cls(**config)
+
+
+def _registered_name(function):
+    """The name a function is saved under; an anonymous or unregistered one is refused now, at
+    saving time, because it could not be found again when the model is loaded."""
+    name = keras.saving.get_registered_name(function)
+    if getattr(function, "__name__", "<lambda>") == "<lambda>" or keras.saving.get_registered_object(name) is not function:
+        raise ValueError(
+            f"scale_fn {function!r} cannot be saved: give it a name with def and register it with "
+            f"@keras.saving.register_keras_serializable() so that loading can find it"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """How a step size given in epochs turns into updates, and how many cycles a run makes."""
+
+    step_size: int  # updates per half cycle
+    full_cycles: int  # complete up-and-down cycles in the run
+    leftover_epochs: float  # epochs after the last full cycle
+
+    def __str__(self):
+        return (f"step_size = {self.step_size} updates; {self.full_cycles} full cycles"
+                + (f", then {self.leftover_epochs:g} epochs of an unfinished one" if self.leftover_epochs else ""))
+
+
+def plan_cycles(step_epochs, steps_per_epoch, epochs):
+    """Turn a half-cycle length in epochs into ``step_size`` and count the run's full cycles.
+
+    Smith advises a half cycle of 2 to 10 epochs' worth of updates. The CLR article's run:
+
+    >>> plan = plan_cycles(step_epochs=8, steps_per_epoch=782, epochs=96)
+    >>> plan.step_size, plan.full_cycles
+    (6256, 6)
+    """
+    step_epochs = _checks.positive("step_epochs", step_epochs)
+    steps_per_epoch = _checks.count("steps_per_epoch", steps_per_epoch)
+    epochs = _checks.count("epochs", epochs)
+    cycles = int(epochs // (2 * step_epochs))
+    return CyclePlan(
+        step_size=max(1, round(step_epochs * steps_per_epoch)),
+        full_cycles=cycles,
+        leftover_epochs=epochs - cycles * 2 * step_epochs,
+    )
 
 
 DECAY_KINDS = ("time-based", "step", "linear", "polynomial")

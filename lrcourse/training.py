@@ -14,24 +14,9 @@ import keras
 import numpy as np
 
 from lrcourse import device, paths
+from lrcourse.callbacks import LearningRateRecorder
 from lrcourse._checks import choice
 from lrcourse.schedules import LearningRateDecay
-
-
-class LearningRateRecorder(keras.callbacks.Callback):
-    """Reads ``optimizer.learning_rate`` and ``optimizer.iterations`` before every update.
-
-    The optimizer evaluates its schedule (or reads its variable) at the current ``iterations``
-    to compute the update, so this is the rate that update uses, whichever way it was set.
-    """
-
-    def on_train_begin(self, logs=None):
-        self.iterations, self.learning_rates = [], []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        optimizer = self.model.optimizer
-        self.iterations.append(int(keras.ops.convert_to_numpy(optimizer.iterations)))
-        self.learning_rates.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
 
 
 @dataclass
@@ -179,3 +164,28 @@ def results_table(results, sort=True):
             f"{r.seconds:.1f} |"
         )
     return "\n".join(lines)
+
+
+def measure_applied_learning_rates(learning_rate, steps, steps_per_execution=1, callbacks=(), jit_compile="auto"):
+    """Measure the learning rate Keras really applied at each of ``steps`` updates.
+
+    A probe model makes every update reveal its rate: one weight per update, all starting at
+    0, and at update ``k`` the loss is weight ``k`` itself, so its gradient is 1 there and 0
+    elsewhere. Plain SGD then sets ``w_k = -lr_k``, and the weights read after training are
+    the applied rates, whatever set them (a schedule in the step, a callback, both) and however
+    the steps were grouped (``steps_per_execution``, ``jit_compile``).
+    """
+    one_hot = np.eye(steps, dtype="float32")
+    probe = keras.Sequential([
+        keras.Input((steps,)),
+        keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", dtype="float32"),
+    ])
+    probe.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+        loss=lambda y_true, y_pred: y_pred[:, 0],
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    probe.fit(one_hot, np.zeros(steps, "float32"), batch_size=1, epochs=1, shuffle=False, verbose=0,
+              callbacks=list(callbacks))
+    return -keras.ops.convert_to_numpy(probe.layers[0].kernel)[:, 0]

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from lrcourse import data, training
+from lrcourse import callbacks, data, training
 from lrcourse.schedules import PolynomialDecay, StepDecay, TimeBasedDecay
 
 
@@ -62,7 +62,7 @@ def test_a_model_saved_mid_training_resumes_with_the_right_rate(tiny_data, tmp_p
     model.save(tmp_path / "half.keras")
     resumed = keras.saving.load_model(tmp_path / "half.keras")
     assert isinstance(resumed.optimizer._learning_rate, StepDecay)
-    recorder = training.LearningRateRecorder()
+    recorder = callbacks.LearningRateRecorder()
     resumed.fit(tiny_data.x_train, tiny_data.y_train, batch_size=32, epochs=3, callbacks=[recorder], verbose=0)
     assert recorder.iterations == straight.iterations[14:]
     np.testing.assert_allclose(recorder.learning_rates, straight.learning_rates[14:], rtol=1e-6)
