@@ -3,6 +3,11 @@
 :func:`train` compiles and fits, records the learning rate the optimizer actually applied at
 every update, evaluates on the test split (accuracy and scikit-learn's classification report),
 and writes a JSON record of the parameters, the device and the results: an experiment log.
+
+On a GPU it is fast with no extra code: ``device.setup`` turns on mixed precision (Keras then
+wraps the optimizer in a loss-scaling one), Keras compiles the step (with XLA where it can,
+``jit_compile="auto"``), and NumPy arrays reach the GPU through Keras' own ``tf.data`` pipeline,
+which gathers batches in parallel and prefetches them.
 """
 
 import json

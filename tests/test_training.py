@@ -95,3 +95,18 @@ def test_optimizer_and_learning_rate_are_exclusive(tiny_data):
         fit(tiny_data)
     with pytest.raises(ValueError, match="schedule_as"):
         fit(tiny_data, learning_rate=0.1, schedule_as="batch")
+
+
+def test_mixed_precision_path_records_the_same_rates(tiny_data):
+    """The GPU default (mixed_float16, a loss-scaling optimizer) exercised on the CPU."""
+    from lrcourse import device, models
+
+    try:
+        assert device.setup(seed=0, mixed_precision=True)["precision"] == "mixed_float16"
+        model = models.build("resnet_small", tiny_data.input_shape, tiny_data.num_classes)
+        run = training.train(model, tiny_data, learning_rate=StepDecay(0.1, 0.5, 1), epochs=2, batch_size=32)
+    finally:
+        device.setup(mixed_precision=False)
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    np.testing.assert_allclose(run.learning_rates, [0.05] * 7 + [0.025] * 7, rtol=1e-6)
+    assert np.isfinite(run.history["loss"]).all()
