@@ -2,7 +2,11 @@
 
 * :func:`preact_resnet`: the schedules seed's pre-activation bottleneck ResNet (He et al. 2016,
   "Identity Mappings in Deep Residual Networks"), with its stages, filters and L2 configurable.
+* :func:`mini_googlenet`: the CLR seed's MiniGoogLeNet, the small Inception network of Zhang
+  et al. 2017 ("Understanding deep learning requires rethinking generalization"), with a width
+  multiplier for CPU runs.
 * :func:`small_cnn`: a small plain CNN for quick CPU runs.
+* :func:`augmentation`: the seeds' on-the-fly augmentation (10% shifts, horizontal flips).
 
 ``build(name, input_shape, num_classes)`` picks one by name; ``MODELS`` lists the names. The
 last layer always computes in float32, so the models also train under mixed precision.
@@ -80,9 +84,72 @@ def small_cnn(input_shape, num_classes, width=32):
     return keras.Model(inputs, outputs, name="small_cnn")
 
 
+def _conv_bn_relu(x, filters, size, stride=1, padding="same"):
+    x = layers.Conv2D(filters, size, strides=stride, padding=padding, use_bias=False)(x)
+    return layers.Activation("relu")(layers.BatchNormalization()(x))
+
+
+def _inception(x, filters_1x1, filters_3x3):
+    """A 1x1 and a 3x3 convolution side by side, their channels concatenated."""
+    return layers.Concatenate()([_conv_bn_relu(x, filters_1x1, 1), _conv_bn_relu(x, filters_3x3, 3)])
+
+
+def _downsample(x, filters):
+    """A strided 3x3 convolution beside a 3x3 max-pool, concatenated: half the resolution."""
+    conv = _conv_bn_relu(x, filters, 3, stride=2, padding="valid")
+    return layers.Concatenate()([conv, layers.MaxPooling2D(3, strides=2)(x)])
+
+
+def mini_googlenet(input_shape, num_classes, width=1.0):
+    """MiniGoogLeNet: conv 96, two Inception modules, downsample, four Inception modules,
+    downsample, two Inception modules, global average pooling, dropout 0.5, softmax.
+
+    ``width`` scales every channel count (1.0 is the seed's network; 0.25 trains on a CPU).
+    """
+    width = _checks.positive("width", width)
+
+    def c(n):
+        return max(1, round(n * width))
+
+    inputs = keras.Input(input_shape)
+    x = _conv_bn_relu(inputs, c(96), 3)
+    x = _inception(x, c(32), c(32))
+    x = _inception(x, c(32), c(48))
+    x = _downsample(x, c(80))
+    for k1, k3 in ((112, 48), (96, 64), (80, 80), (48, 96)):
+        x = _inception(x, c(k1), c(k3))
+    x = _downsample(x, c(96))
+    x = _inception(x, c(176), c(160))
+    x = _inception(x, c(176), c(160))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="mini_googlenet")
+
+
+def augmentation(shift=0.1, flip=True, seed=None):
+    """Random shifts of up to ``shift`` of the size and horizontal flips, as Keras layers.
+
+    Placed at the start of a model they augment every training batch on the fly (on the GPU
+    when there is one) and pass images through unchanged at evaluation and prediction.
+    """
+    steps = [layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed)]
+    if flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed))
+    return keras.Sequential(steps, name="augmentation")
+
+
+def with_augmentation(model, shift=0.1, flip=True, seed=None):
+    """``model`` with :func:`augmentation` in front of it."""
+    inputs = keras.Input(model.input_shape[1:])
+    return keras.Model(inputs, model(augmentation(shift, flip, seed)(inputs)), name=f"{model.name}_augmented")
+
+
 MODELS = {
     "resnet": lambda shape, n: preact_resnet(shape, n, **RESNET_SEED),
     "resnet_small": lambda shape, n: preact_resnet(shape, n, **RESNET_SMALL),
+    "mini_googlenet": mini_googlenet,
+    "mini_googlenet_small": lambda shape, n: mini_googlenet(shape, n, width=0.25),
     "small_cnn": small_cnn,
 }
 

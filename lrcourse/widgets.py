@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lrcourse import plots
-from lrcourse.schedules import DECAY_KINDS, make_decay
+from lrcourse.schedules import CLR_MODES, CLR_WAVES, DECAY_KINDS, CyclicalLearningRate, make_decay
 
 def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=15, power=5.0, decay=0.001,
                steps_per_epoch=100, log=False):
@@ -54,4 +54,44 @@ def decay_explorer():
         decay=w.FloatLogSlider(value=1e-3, base=10, min=-6, max=-1, step=0.25, description="decay"),
         steps_per_epoch=w.IntSlider(value=100, min=1, max=500, step=1, description="steps/epoch"),
         log=w.Checkbox(value=False, description="log scale"),
+    )
+
+
+def draw_clr(base_lr=1e-3, max_lr=6e-3, step_size=2000, mode="triangular", gamma=0.99994, wave="triangular", cycles=4):
+    """Draw a cyclical schedule over ``cycles`` cycles; returns ``(figure, schedule)``.
+
+    Dotted vertical lines mark where cycles begin; the dashed line is the cycle's peak, which
+    falls with ``triangular2`` and ``exp_range``.
+    """
+    schedule = CyclicalLearningRate(base_lr, max_lr, step_size, mode=mode, gamma=gamma, wave=wave)
+    k = np.arange(cycles * 2 * step_size + 1)
+    fig, ax = plots.new_axes(width=9)
+    ax.plot(k, schedule(k), label=repr(schedule).replace(", steps_per_epoch=None", ""))
+    peaks = step_size * (2 * np.arange(cycles) + 1)
+    ax.plot(peaks, schedule(peaks), "--", color="gray", marker="o", label="peak of each cycle")
+    for start in range(0, cycles * 2 * step_size + 1, 2 * step_size):
+        ax.axvline(start, color="gray", linestyle=":", linewidth=1)
+    ax.axhline(base_lr, color="gray", linewidth=0.8)
+    ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig, schedule
+
+
+def clr_explorer():
+    """Sliders for a cyclical schedule's bounds, step size, mode, gamma and wave shape."""
+    import ipywidgets as w
+
+    def show(**kwargs):
+        draw_clr(**kwargs)
+        plt.show()
+
+    return w.interactive(
+        show,
+        base_lr=w.FloatLogSlider(value=1e-3, base=10, min=-7, max=-1, step=0.1, description="base LR"),
+        max_lr=w.FloatLogSlider(value=6e-3, base=10, min=-5, max=0, step=0.1, description="max LR"),
+        step_size=w.IntSlider(value=2000, min=100, max=10000, step=100, description="step size"),
+        mode=w.Dropdown(options=CLR_MODES, value="triangular", description="mode"),
+        gamma=w.FloatSlider(value=0.99994, min=0.9990, max=1.0, step=0.00001, readout_format=".5f", description="gamma"),
+        wave=w.Dropdown(options=CLR_WAVES, value="triangular", description="wave"),
+        cycles=w.IntSlider(value=4, min=1, max=10, description="cycles"),
     )

@@ -52,5 +52,38 @@ def test_bad_resnet_settings_are_explained(kwargs, message):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'small_cnn'"):
+    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'mini_googlenet', 'mini_googlenet_small', 'small_cnn'"):
         models.build("vgg", (8, 8, 1), 10)
+
+
+def test_mini_googlenet_at_the_seed_size():
+    model = models.build("mini_googlenet", (32, 32, 3), 10)
+    assert _count(model, keras.layers.Concatenate) == 10  # eight Inception and two downsample modules
+    assert model.count_params() == pytest.approx(1.65e6, rel=0.01)  # the seed network's size
+    assert any(isinstance(layer, keras.layers.Dropout) and layer.rate == 0.5 for layer in model.layers)
+
+
+def test_small_mini_googlenet_runs_on_8x8_images():
+    model = models.build("mini_googlenet_small", (8, 8, 1), 10)
+    assert model.count_params() < 0.1 * models.build("mini_googlenet", (8, 8, 1), 10).count_params()
+    assert model.predict(np.zeros((2, 8, 8, 1), "float32"), verbose=0).shape == (2, 10)
+
+
+def test_augmentation_acts_only_in_training():
+    layer = models.augmentation(shift=0.1, flip=True, seed=1)
+    image = np.zeros((1, 20, 20, 1), "float32")
+    image[0, 8:12, 2:6] = 1.0  # a bright square off centre
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(image, training=False)), image)
+    moved = [keras.ops.convert_to_numpy(layer(image, training=True)) for _ in range(8)]
+    assert any(not np.array_equal(m, image) for m in moved)
+    for m in moved:  # a shift of at most 10% (2 pixels) keeps the square whole and inside a margin
+        rows, cols = np.nonzero(m[0, ..., 0] > 0.5)
+        assert rows.min() >= 6 and rows.max() <= 13
+        assert (cols.min() >= 0 and cols.max() <= 7) or (cols.min() >= 12)  # flipped: mirrored to the right
+
+
+def test_with_augmentation_is_transparent_at_inference():
+    model = models.build("small_cnn", (8, 8, 1), 10)
+    augmented = models.with_augmentation(model)
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(augmented.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
