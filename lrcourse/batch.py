@@ -43,7 +43,18 @@ def read_params_file(path):
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a mapping of parameter names to values; got {type(values).__name__}")
-    return values
+    return {name: parse_value(value) if isinstance(value, str) else value for name, value in values.items()}
+
+
+def parse_value(text):
+    """A command-line value: a number if it reads as one (YAML alone reads ``1e-7`` as text),
+    else YAML (``true``, ``[step, linear]``, plain text)."""
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
 
 
 def check_parameters(notebook, values):

@@ -7,8 +7,6 @@
 import argparse
 import sys
 
-import yaml
-
 from lrcourse import batch
 
 
@@ -18,7 +16,7 @@ def _parser():
     run = commands.add_parser("run", help="execute lessons with papermill, keeping notebooks and records")
     run.add_argument("notebooks", nargs="+", help="lesson notebooks (.ipynb)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="set one parameter; VALUE is read as YAML (0.1, true, [step, linear])")
+                     help="set one parameter; VALUE is a number, or YAML (true, [step, linear], text)")
     run.add_argument("-f", "--parameters-file", action="append", default=[], metavar="PARAMS.yaml",
                      help="YAML file of parameters; -p values override it")
     run.add_argument("--output", default="build", help="folder for executed notebooks and records (default: build)")
@@ -36,7 +34,7 @@ def main(argv=None):
     values = {}
     for path in args.parameters_file:
         values.update(batch.read_params_file(path))
-    values.update({name: yaml.safe_load(value) for name, value in args.parameter})
+    values.update({name: batch.parse_value(value) for name, value in args.parameter})
     try:
         for notebook in args.notebooks:  # check every lesson before running any
             batch.check_parameters(notebook, values)

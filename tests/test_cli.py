@@ -87,3 +87,15 @@ def test_params_file_must_be_a_mapping(tmp_path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(ValueError, match="mapping of parameter names"):
         batch.read_params_file(bad)
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("1e-7", 1e-7), ("0.5", 0.5), ("true", True),
+                                          ("[step, linear]", ["step", "linear"]), ("digits", "digits")])
+def test_command_line_values_read_as_numbers_then_yaml(text, value):
+    assert batch.parse_value(text) == value and type(batch.parse_value(text)) is type(value)
+
+
+def test_params_file_numbers_in_exponent_form_are_numbers(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("base_lr: 1e-7\nmax_lr: 1.0e-2\nname: cifar10\n")
+    assert batch.read_params_file(path) == {"base_lr": 1e-7, "max_lr": 0.01, "name": "cifar10"}
