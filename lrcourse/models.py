@@ -5,6 +5,7 @@
 * :func:`mini_googlenet`: the CLR seed's MiniGoogLeNet, the small Inception network of Zhang
   et al. 2017 ("Understanding deep learning requires rethinking generalization"), with a width
   multiplier for CPU runs.
+* :func:`mnist_cnn`: the MachineCurve article's MNIST CNN, used for its range test.
 * :func:`small_cnn`: a small plain CNN for quick CPU runs.
 * :func:`augmentation`: the seeds' on-the-fly augmentation (10% shifts, horizontal flips).
 
@@ -68,6 +69,22 @@ def preact_resnet(input_shape, num_classes, stages=(9, 9, 9), filters=(64, 64, 1
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", kernel_regularizer=keras.regularizers.L2(l2))(x)
     return keras.Model(inputs, outputs, name="preact_resnet")
+
+
+def mnist_cnn(input_shape, num_classes, padding="same"):
+    """conv 32 - max-pool - conv 64 - max-pool - dense 256 - dense 128 - softmax (3x3 kernels, ReLU).
+
+    ``padding="same"`` keeps 8x8 digits large enough for both poolings; the article's 28x28
+    MNIST images also work with ``"valid"``.
+    """
+    inputs = keras.Input(input_shape)
+    x = layers.MaxPooling2D()(layers.Conv2D(32, 3, padding=padding, activation="relu")(inputs))
+    x = layers.MaxPooling2D()(layers.Conv2D(64, 3, padding=padding, activation="relu")(x))
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
 def small_cnn(input_shape, num_classes, width=32):
@@ -150,6 +167,7 @@ MODELS = {
     "resnet_small": lambda shape, n: preact_resnet(shape, n, **RESNET_SMALL),
     "mini_googlenet": mini_googlenet,
     "mini_googlenet_small": lambda shape, n: mini_googlenet(shape, n, width=0.25),
+    "mnist_cnn": mnist_cnn,
     "small_cnn": small_cnn,
 }
 

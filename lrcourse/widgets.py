@@ -95,3 +95,39 @@ def clr_explorer():
         wave=w.Dropdown(options=CLR_WAVES, value="triangular", description="wave"),
         cycles=w.IntSlider(value=4, min=1, max=10, description="cycles"),
     )
+
+
+def draw_bounds(result, base_lr, max_lr, step_size=100, cycles=2):
+    """A range test's curve with chosen CLR bounds shaded, beside the schedule they give.
+
+    Returns ``(figure, schedule)``; ``result`` is a :class:`lrcourse.finder.RangeTestResult`.
+    """
+    schedule = CyclicalLearningRate(base_lr, max_lr, step_size)
+    fig, (curve_ax, schedule_ax) = plots.new_axes(ncols=2, width=13)
+    result.plot(skip_begin=0, skip_end=0, ax=curve_ax, show_bounds=False)
+    curve_ax.axvspan(base_lr, max_lr, color="tab:green", alpha=0.15, label="chosen bounds")
+    curve_ax.legend(fontsize=7)
+    k = np.arange(cycles * 2 * step_size + 1)
+    schedule_ax.plot(k, schedule(k))
+    schedule_ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate",
+                    title=f"triangular CLR between {base_lr:.2g} and {max_lr:.2g}")
+    return fig, schedule
+
+
+def bounds_explorer(result, step_size=100):
+    """Sliders over a range test's curve that choose the CLR bounds and show the schedule."""
+    import ipywidgets as w
+
+    low, high = np.log10(result.lrs[0]), np.log10(result.lrs[-1])
+    base, top = result.bounds(skip_begin=0, skip_end=0)
+
+    def show(base_lr, max_lr):
+        draw_bounds(result, base_lr, max_lr, step_size)
+        plt.show()
+
+    slider = dict(base=10, min=low, max=high, step=(high - low) / 100)
+    return w.interactive(
+        show,
+        base_lr=w.FloatLogSlider(value=base, description="base LR", **slider),
+        max_lr=w.FloatLogSlider(value=top, description="max LR", **slider),
+    )

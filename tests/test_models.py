@@ -52,7 +52,7 @@ def test_bad_resnet_settings_are_explained(kwargs, message):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'mini_googlenet', 'mini_googlenet_small', 'small_cnn'"):
+    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'mini_googlenet', 'mini_googlenet_small', 'mnist_cnn', 'small_cnn'"):
         models.build("vgg", (8, 8, 1), 10)
 
 
@@ -87,3 +87,11 @@ def test_with_augmentation_is_transparent_at_inference():
     augmented = models.with_augmentation(model)
     x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(augmented.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_mnist_cnn_has_the_article_layers():
+    model = models.build("mnist_cnn", (28, 28, 1), 10)
+    dense = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == [32, 64] and dense == [256, 128, 10] and _count(model, keras.layers.MaxPooling2D) == 2
+    assert models.build("mnist_cnn", (8, 8, 1), 10).output_shape == (None, 10)

@@ -1,0 +1,343 @@
+"""The learning-rate range test ("LR finder"): raise the rate batch by batch and watch the loss.
+
+``LRFinder(model).find(x, y)`` trains a compiled model for a few hundred batches while the
+learning rate sweeps from ``start_lr`` to ``end_lr``, records the loss of every batch, and puts
+the model back exactly as it was. The :class:`RangeTestResult` reads the curve: suggestions for
+a single learning rate, and the two bounds of a cyclical schedule.
+
+Conventions:
+
+* Exponential sweep (default): ``lr_i = start_lr * (end_lr / start_lr) ** (i / (n - 1))``, and
+  linear: ``lr_i = start_lr + (end_lr - start_lr) * i / (n - 1)``, for ``i = 0 .. n - 1``; the
+  last batch reaches ``end_lr`` exactly (the PyTorch lr-finder convention; fastai stops one
+  factor short).
+* The loss recorded for batch ``i`` is that batch's own loss, computed in the forward pass
+  before its update. (Keras 3's ``logs["loss"]`` at batch end is the running mean since the
+  epoch began, so a callback reading it records a smeared curve.)
+* Smoothing: an exponential moving average with bias correction,
+  ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i``, ``smoothed_i = avg_i / (1 - beta ** (i + 1))``.
+* The sweep stops early when the smoothed loss exceeds ``stop_factor`` times its best value,
+  or when a loss is not finite.
+* The sweep trains a fresh copy of the model's optimizer (same class and settings), so the
+  model's own optimizer, its ``iterations`` and any schedule bound to it are never touched; the
+  model's variables (weights, normalisation statistics, random-generator states) are restored
+  bit for bit afterwards, also after an error or a KeyboardInterrupt.
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+
+from lrcourse import _checks, paths
+
+MIN_BATCHES = 10
+SUGGESTIONS = ("steepest", "minimum", "valley")
+
+
+# --- reading a curve ------------------------------------------------------------------------
+
+
+def smooth(losses, beta=0.98):
+    """Bias-corrected exponential moving average of ``losses``.
+
+    >>> [round(v, 6) for v in smooth([2.0, 1.8, 1.5, 1.2, 1.0])]
+    [2.0, 1.89899, 1.763298, 1.618177, 1.489497]
+    """
+    average, smoothed = 0.0, []
+    for i, loss in enumerate(losses):
+        average = beta * average + (1 - beta) * loss
+        smoothed.append(average / (1 - beta ** (i + 1)))
+    return smoothed
+
+
+@dataclass
+class RangeTestResult:
+    """One range test: the rates tried, the loss of each batch, and how to read them."""
+
+    lrs: list
+    losses: list
+    smoothed_losses: list
+    accuracies: list = field(default_factory=list)
+    training_losses: list = field(default_factory=list)
+    start_lr: float = 0.0
+    end_lr: float = 0.0
+    mode: str = "exponential"
+    num_batches: int = 0
+    beta: float = 0.98
+    stop_factor: float = 4.0
+    stopped_early: str = ""
+    loss_on: str = "training batch"
+
+    def _window(self, skip_begin, skip_end):
+        """Indices of the readable part of the curve, or a clear error if too little is left."""
+        n = len(self.lrs)
+        stop = n - skip_end
+        if stop - skip_begin < 3:
+            raise ValueError(
+                f"the curve has {n} points; after skip_begin={skip_begin} and skip_end={skip_end} fewer than 3 "
+                f"remain: lower the skips, or run the test with more batches or a lower start_lr"
+            )
+        return np.arange(skip_begin, stop)
+
+    def suggest(self, method="steepest", skip_begin=10, skip_end=5):
+        """One learning rate read off the smoothed curve.
+
+        * ``"steepest"``: where the smoothed loss falls fastest against log10(lr);
+        * ``"minimum"``: a tenth of the rate at the lowest smoothed loss;
+        * ``"valley"``: halfway (in log lr) along the longest stretch over which the smoothed loss
+          keeps falling.
+        """
+        _checks.choice("method", method, SUGGESTIONS)
+        window = self._window(skip_begin, skip_end)
+        lrs, smoothed = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
+        if method == "steepest":
+            slope = np.gradient(smoothed, np.log10(lrs))
+            return float(lrs[np.argmin(slope)])
+        if method == "minimum":
+            return float(lrs[np.argmin(smoothed)] / 10)
+        start, end = _longest_descent(smoothed)
+        return float(np.sqrt(lrs[start] * lrs[end]))
+
+    def suggestions(self, skip_begin=10, skip_end=5):
+        return {method: self.suggest(method, skip_begin, skip_end) for method in SUGGESTIONS}
+
+    def bounds(self, skip_begin=10, skip_end=5, start_fraction=0.1):
+        """CLR bounds by Smith's reading: ``(base_lr, max_lr)``.
+
+        ``max_lr`` is where the smoothed loss stops falling (its minimum). ``base_lr`` is where it
+        has clearly started to fall: the first rate at which ``start_fraction`` (10%) of the
+        total fall, from the first readable value to the minimum, has happened.
+        """
+        window = self._window(skip_begin, skip_end)
+        lrs, smoothed = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
+        lowest = int(np.argmin(smoothed))
+        fall = smoothed[0] - smoothed[lowest]
+        if lowest == 0 or fall <= 0:
+            raise ValueError(
+                "the smoothed loss never falls in the readable part of the curve: start the test at a "
+                "lower start_lr, or lower skip_begin"
+            )
+        started = int(np.argmax(smoothed[: lowest + 1] <= smoothed[0] - start_fraction * fall))
+        return float(lrs[started]), float(lrs[lowest])
+
+    def plot(self, skip_begin=10, skip_end=5, ax=None, show_bounds=True):
+        """Loss against learning rate (log scale), raw and smoothed, with the readings marked."""
+        from lrcourse import plots
+
+        _, ax = plots.new_axes(ax, width=9)
+        window = self._window(skip_begin, skip_end)
+        lrs = np.asarray(self.lrs)
+        ax.plot(lrs[window], np.asarray(self.losses)[window], color="0.75", linewidth=1, label="loss of each batch")
+        ax.plot(lrs[window], np.asarray(self.smoothed_losses)[window], linewidth=2, label="smoothed")
+        for (method, lr), style in zip(self.suggestions(skip_begin, skip_end).items(), ("--", "-.", ":")):
+            ax.axvline(lr, linestyle=style, color="black", linewidth=1, label=f"{method}: {lr:.2g}")
+        if show_bounds:
+            base, top = self.bounds(skip_begin, skip_end)
+            ax.axvspan(base, top, color="tab:green", alpha=0.12, label=f"CLR bounds {base:.2g} .. {top:.2g}")
+        ax.set(xscale="log", xlabel="learning rate", ylabel=f"loss ({self.loss_on})")
+        ax.legend(fontsize=8)
+        return ax
+
+    def save(self, path):
+        """Write the result as JSON (to plot or read again later) and return the path."""
+        path = paths.resolve(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path):
+        return cls(**json.loads(paths.resolve(path).read_text()))
+
+
+def _longest_descent(values):
+    """``(start, end)`` of the longest chain of ever lower values (a longest decreasing
+    subsequence, by dynamic programming), so small bumps inside a long fall do not cut it."""
+    length = np.ones(len(values), dtype=int)
+    origin = np.arange(len(values))
+    for i in range(1, len(values)):
+        higher_before = np.flatnonzero(values[:i] > values[i])
+        if higher_before.size:
+            best = higher_before[np.argmax(length[higher_before])]
+            length[i], origin[i] = length[best] + 1, origin[best]
+    end = int(np.argmax(length))
+    return int(origin[end]), end
+
+
+# --- running the test -----------------------------------------------------------------------
+
+
+def sweep_rates(start_lr, end_lr, num_batches, mode="exponential"):
+    """The rate for each batch of the sweep; the last one is ``end_lr``.
+
+    >>> sweep_rates(1e-4, 1.0, 5).round(6).tolist()
+    [0.0001, 0.001, 0.01, 0.1, 1.0]
+    """
+    i = np.arange(num_batches) / (num_batches - 1)
+    if mode == "linear":
+        return start_lr + (end_lr - start_lr) * i
+    return start_lr * (end_lr / start_lr) ** i
+
+
+class LRFinder:
+    """The learning-rate range test for a compiled Keras model.
+
+    >>> finder = LRFinder(model)                                  # doctest: +SKIP
+    >>> result = finder.find(x_train, y_train, start_lr=1e-6, end_lr=1, num_batches=200)  # doctest: +SKIP
+    >>> base_lr, max_lr = result.bounds()                         # doctest: +SKIP
+    """
+
+    def __init__(self, model):
+        if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
+            raise ValueError(
+                "LRFinder needs a compiled model: call model.compile(optimizer=..., loss=...) first; "
+                "the test trains a copy of that optimizer"
+            )
+        self.model = model
+
+    def find(self, x, y=None, *, start_lr=1e-7, end_lr=10.0, num_batches=None, epochs=None, batch_size=32,
+             mode="exponential", beta=0.98, stop_factor=4.0, validation_data=None, validation_size=512, seed=0):
+        """Run the test and return a :class:`RangeTestResult`; the model is restored afterwards.
+
+        Args:
+            x, y: NumPy arrays, or ``x`` alone as a ``tf.data.Dataset`` or ``keras.utils.PyDataset``
+                of ``(inputs, targets)`` batches. Arrays are shuffled once with ``seed``.
+            num_batches / epochs: the length of the sweep (one of them; default 100 batches).
+            mode: ``"exponential"`` or ``"linear"``.
+            validation_data: ``(x_val, y_val)``: record the loss on (up to ``validation_size``
+                examples of) these after every update instead of the training batch's loss.
+        """
+        start_lr = _checks.positive("start_lr", start_lr)
+        end_lr = _checks.positive("end_lr", end_lr)
+        if start_lr >= end_lr:
+            raise ValueError(f"start_lr must be < end_lr; got start_lr={start_lr!r}, end_lr={end_lr!r}")
+        _checks.choice("mode", mode, ("exponential", "linear"))
+        beta = _checks.number("beta", beta, "a number in [0, 1)")
+        if not 0 <= beta < 1:
+            raise ValueError(f"beta must be in [0, 1); got {beta!r}")
+        stop_factor = _checks.number("stop_factor", stop_factor, "a number > 1")
+        if stop_factor <= 1:
+            raise ValueError(f"stop_factor must be > 1; got {stop_factor!r}")
+        batches, per_epoch = _batch_stream(x, y, batch_size, seed)
+        if num_batches is not None and epochs is not None:
+            raise ValueError("give num_batches or epochs, not both")
+        if epochs is not None:
+            if per_epoch is None:
+                raise ValueError("this data set has no known length: give num_batches instead of epochs")
+            num_batches = _checks.count("epochs", epochs) * per_epoch
+        num_batches = _checks.count("num_batches", 100 if num_batches is None else num_batches)
+        if num_batches < MIN_BATCHES:
+            raise ValueError(f"num_batches must be at least {MIN_BATCHES} for a readable curve; got {num_batches}")
+        validation = None if validation_data is None else _validation_subset(validation_data, validation_size, seed)
+
+        rates = sweep_rates(start_lr, end_lr, num_batches, mode)
+        result = RangeTestResult([], [], [], start_lr=start_lr, end_lr=end_lr, mode=mode, num_batches=num_batches,
+                                 beta=beta, stop_factor=stop_factor,
+                                 loss_on="training batch" if validation is None else "validation data")
+        with _restored(self.model) as sweep_optimizer:
+            self._sweep(batches, rates, sweep_optimizer, validation, result)
+        return result
+
+    def _sweep(self, batches, rates, optimizer, validation, result):
+        best, average = math.inf, 0.0
+        for i, (lr, (xb, yb)) in enumerate(zip(rates, batches)):
+            optimizer.learning_rate = lr
+            logs = self.model.train_on_batch(xb, yb, return_dict=True)
+            loss = logs["loss"]
+            if validation is not None:
+                loss = self.model.test_on_batch(*validation, return_dict=True)["loss"]
+            accuracy = next((v for k, v in logs.items() if "acc" in k), None)
+            average = result.beta * average + (1 - result.beta) * loss
+            smoothed = average / (1 - result.beta ** (i + 1))
+            result.lrs.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+            result.training_losses.append(float(logs["loss"]))
+            result.losses.append(float(loss))
+            result.smoothed_losses.append(float(smoothed))
+            if accuracy is not None:
+                result.accuracies.append(float(accuracy))
+            if not math.isfinite(loss):
+                result.stopped_early = f"the loss was not finite at batch {i} (lr {lr:.3g})"
+                return
+            best = min(best, smoothed)
+            if smoothed > result.stop_factor * best:
+                result.stopped_early = (f"the smoothed loss passed {result.stop_factor:g} x its best at batch {i} "
+                                        f"(lr {lr:.3g})")
+                return
+
+
+class _restored:
+    """Swap in a fresh copy of the model's optimizer for the sweep; afterwards, whatever
+    happened, put back the model's optimizer, its compiled step and every variable's value."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        model = self.model
+        self.saved_values = [keras.ops.convert_to_numpy(v).copy() for v in model.variables]
+        self.saved = (model.optimizer, model.train_function, getattr(model, "stop_training", False))
+        sweep = _fresh_copy(model.optimizer)
+        model.optimizer = sweep
+        model.train_function = None  # the next step is compiled for the sweep optimizer
+        return sweep.inner_optimizer if isinstance(sweep, keras.optimizers.LossScaleOptimizer) else sweep
+
+    def __exit__(self, *exc_info):
+        model = self.model
+        model.optimizer, model.train_function, model.stop_training = self.saved
+        for variable, value in zip(model.variables, self.saved_values):
+            variable.assign(value)
+        return False
+
+
+def _fresh_copy(optimizer):
+    """An optimizer of the same class and settings, at a plain float learning rate, with new state."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(_fresh_copy(optimizer.inner_optimizer))
+    config = {**optimizer.get_config(), "learning_rate": 1e-3}
+    return type(optimizer).from_config(config)
+
+
+def _batch_stream(x, y, batch_size, seed):
+    """An endless iterator of ``(inputs, targets)`` batches and the batches in one pass (or None)."""
+    if isinstance(x, keras.utils.PyDataset):
+        if len(x) == 0:
+            raise ValueError("the data set is empty: it has no batches")
+        return _cycle(lambda: (x[i][:2] for i in range(len(x)))), len(x)
+    if hasattr(x, "as_numpy_iterator"):  # a tf.data.Dataset
+        first = next(iter(x.as_numpy_iterator()), None)
+        if first is None:
+            raise ValueError("the data set is empty: it has no batches")
+        cardinality = int(x.cardinality())
+        return _cycle(lambda: (batch[:2] for batch in x.as_numpy_iterator())), cardinality if cardinality > 0 else None
+    if y is None:
+        raise ValueError("give targets y with array inputs x (or a data set of (inputs, targets) batches)")
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) == 0:
+        raise ValueError("the data is empty: x has no examples")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have as many examples; got {len(x)} and {len(y)}")
+    batch_size = _checks.count("batch_size", batch_size)
+    order = np.random.default_rng(seed).permutation(len(x))
+
+    def one_pass():
+        for start in range(0, len(x), batch_size):
+            keep = order[start:start + batch_size]
+            yield x[keep], y[keep]
+
+    return _cycle(one_pass), math.ceil(len(x) / batch_size)
+
+
+def _cycle(make_pass):
+    while True:
+        yield from make_pass()
+
+
+def _validation_subset(validation_data, size, seed):
+    x_val, y_val = (np.asarray(part) for part in validation_data)
+    if len(x_val) == 0:
+        raise ValueError("validation_data is empty")
+    keep = np.random.default_rng(seed).permutation(len(x_val))[:size]
+    return x_val[keep], y_val[keep]

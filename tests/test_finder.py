@@ -1,0 +1,326 @@
+"""The learning-rate range test: true per-batch losses, smoothing, readings, restoration, bad input."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lrcourse import widgets
+from lrcourse.finder import LRFinder, RangeTestResult, smooth, sweep_rates
+from lrcourse.schedules import CyclicalLearningRate
+
+
+def test_smoothing_matches_the_course_vector():
+    np.testing.assert_allclose(smooth([2.0, 1.8, 1.5, 1.2, 1.0]), [2.0, 1.898990, 1.763298, 1.618177, 1.489497], atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["exponential", "linear"])
+def test_sweep_starts_and_ends_exactly_at_the_bounds(mode):
+    rates = sweep_rates(1e-6, 3.0, 57, mode)
+    assert rates[0] == pytest.approx(1e-6, rel=1e-12) and rates[-1] == pytest.approx(3.0, rel=1e-12)
+    steps = np.diff(np.log(rates)) if mode == "exponential" else np.diff(rates)
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-9)
+
+
+# --- the true loss of every batch ------------------------------------------------------------
+
+
+class SquaresDataset(keras.utils.PyDataset):
+    """Batch i has inputs 0 and targets i + 1, so a zero model's MSE on it is exactly (i + 1)**2."""
+
+    def __init__(self, batches=12, fail_at=None, error=RuntimeError):
+        super().__init__()
+        self.batches, self.fail_at, self.error = batches, fail_at, error
+
+    def __len__(self):
+        return self.batches
+
+    def __getitem__(self, i):
+        if i == self.fail_at:
+            raise self.error(f"batch {i} could not be read")
+        return np.zeros((4, 3), "float32"), np.full((4, 1), float(i + 1), "float32")
+
+
+def zero_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    return model
+
+
+def test_records_each_batch_loss_not_keras_running_mean():
+    result = LRFinder(zero_model()).find(SquaresDataset(), start_lr=1e-3, end_lr=1.0, num_batches=12, stop_factor=1e6)
+    np.testing.assert_allclose(result.losses[:5], [1, 4, 9, 16, 25])
+
+    class ReadLogs(keras.callbacks.Callback):  # what a finder reading logs["loss"] would see
+        def on_train_begin(self, logs=None):
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(logs["loss"])
+
+    reader = ReadLogs()
+    zero_model().fit(SquaresDataset(5), epochs=1, shuffle=False, verbose=0, callbacks=[reader])
+    np.testing.assert_allclose(reader.seen, [1, 2.5, 14 / 3, 7.5, 11.0], rtol=1e-6)  # running means
+
+
+def test_tf_data_and_arrays_are_accepted():
+    x, y = np.zeros((48, 3), "float32"), np.repeat(np.arange(1, 13, dtype="float32"), 4)[:, None]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    from_dataset = LRFinder(zero_model()).find(dataset, num_batches=12, start_lr=1e-3, end_lr=1.0, stop_factor=1e6)
+    np.testing.assert_allclose(from_dataset.losses[:4], [1, 4, 9, 16])
+    from_arrays = LRFinder(zero_model()).find(x, y, batch_size=4, epochs=2, start_lr=1e-3, end_lr=1.0, stop_factor=1e6)
+    assert from_arrays.num_batches == 24 and len(from_arrays.losses) == 24
+    assert sorted(from_arrays.losses[:12]) != from_arrays.losses[:12]  # shuffled once, batches mixed...
+    assert from_arrays.losses[12:] == from_arrays.losses[:12]  # ...then the same order again
+
+
+# --- restoration ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trained_model():
+    """A model with batch norm, dropout and an SGD-momentum optimizer that has state, driven by a CLR."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(16),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.SGD(CyclicalLearningRate(0.01, 0.1, 5), momentum=0.9),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = classification_data()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    return model
+
+
+def classification_data(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 8)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int32") + (x[:, 1] > 1).astype("int32")
+
+
+def snapshot(model):
+    values = [keras.ops.convert_to_numpy(v).copy() for v in model.variables + model.optimizer.variables]
+    return model.optimizer, values, float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def assert_restored(model, before):
+    optimizer, values, lr = before
+    assert model.optimizer is optimizer
+    after = [keras.ops.convert_to_numpy(v) for v in model.variables + model.optimizer.variables]
+    assert len(after) == len(values) and all(np.array_equal(a, b) for a, b in zip(after, values))
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == lr  # the schedule is not shifted
+
+
+def test_restored_bit_for_bit_after_a_full_sweep(trained_model):
+    before = snapshot(trained_model)
+    x, y = classification_data()
+    result = LRFinder(trained_model).find(x, y, batch_size=16, start_lr=1e-4, end_lr=1e-2, num_batches=20)
+    assert result.stopped_early == "" and len(result.lrs) == 20 and len(result.accuracies) == 20
+    assert_restored(trained_model, before)
+    trained_model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # and it still trains with its own optimizer
+    assert int(keras.ops.convert_to_numpy(trained_model.optimizer.iterations)) == 30
+
+
+def test_restored_after_an_early_stop(trained_model):
+    before = snapshot(trained_model)
+    x, y = classification_data()
+    result = LRFinder(trained_model).find(x, y, batch_size=16, start_lr=1e-3, end_lr=1e6, num_batches=200)
+    assert result.stopped_early and len(result.lrs) < 200
+    assert_restored(trained_model, before)
+
+
+def test_restored_after_nan_at_the_first_batch(trained_model):
+    before = snapshot(trained_model)
+    x, y = classification_data()
+    x[:] = np.nan
+    result = LRFinder(trained_model).find(x, y, batch_size=16, num_batches=20)
+    assert len(result.losses) == 1 and "not finite at batch 0" in result.stopped_early
+    with pytest.raises(ValueError, match="fewer than 3 remain"):
+        result.suggest()
+    assert_restored(trained_model, before)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_restored_after_an_exception_or_an_interrupt(error):
+    model = zero_model()
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), verbose=0)
+    before = snapshot(model)
+    with pytest.raises(error, match="batch 6 could not be read"):
+        LRFinder(model).find(SquaresDataset(fail_at=6, error=error), start_lr=1e-3, end_lr=1.0, num_batches=12,
+                             stop_factor=1e6)
+    assert_restored(model, before)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"start_lr": 1.0, "end_lr": 1.0}, "start_lr must be < end_lr"),
+        ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr must be < end_lr"),
+        ({"start_lr": 0.0}, "start_lr must be > 0"),
+        ({"end_lr": -1.0}, "end_lr must be > 0"),
+        ({"num_batches": 5}, "at least 10"),
+        ({"num_batches": 20, "epochs": 1}, "not both"),
+        ({"mode": "cosine"}, "mode must be one of"),
+        ({"beta": 1.0}, r"beta must be in \[0, 1\)"),
+        ({"stop_factor": 1.0}, "stop_factor must be > 1"),
+    ],
+)
+def test_bad_arguments_leave_the_model_untouched(trained_model, kwargs, message):
+    before = snapshot(trained_model)
+    x, y = classification_data()
+    with pytest.raises(ValueError, match=message):
+        LRFinder(trained_model).find(x, y, **kwargs)
+    assert_restored(trained_model, before)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (np.zeros((0, 8), "float32"), np.zeros((0,), "int32")),
+        (SquaresDataset(batches=0), None),
+        (tf.data.Dataset.from_tensor_slices((np.zeros((0, 8), "float32"), np.zeros((0,), "int32"))).batch(4), None),
+    ],
+    ids=["arrays", "PyDataset", "tf.data"],
+)
+def test_empty_data_is_refused(trained_model, data):
+    before = snapshot(trained_model)
+    with pytest.raises(ValueError, match="empty"):
+        LRFinder(trained_model).find(*data)
+    assert_restored(trained_model, before)
+
+
+def test_uncompiled_model_is_refused():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="compiled model.*model.compile"):
+        LRFinder(model)
+
+
+# --- reading a curve ----------------------------------------------------------------------
+
+
+def synthetic_curve():
+    """A loss that falls fastest at lr 1e-3 (a logistic step in log10 lr), bottoms out at
+    lr 1e-1 and then climbs steeply: every reading has a known answer."""
+    lrs = np.logspace(-6, 0, 241)  # 40 points per decade
+    z = np.log10(lrs)
+    losses = 2.0 - 1.5 / (1 + np.exp(-3 * (z + 3))) + 5 * np.maximum(0, z + 1) ** 2
+    return RangeTestResult(lrs=lrs.tolist(), losses=losses.tolist(), smoothed_losses=losses.tolist(), beta=0.0)
+
+
+def test_suggestions_on_a_known_curve():
+    curve = synthetic_curve()
+    assert curve.suggest("steepest", 0, 0) == pytest.approx(1e-3, rel=0.06)  # within one grid step
+    lowest = curve.lrs[int(np.argmin(curve.losses))]
+    assert 10 ** -1.2 < lowest <= 1e-1  # the logistic is still falling a little where the climb begins
+    assert curve.suggest("minimum", 0, 0) == pytest.approx(lowest / 10)
+    # valley: the whole fall, from the first point to the minimum, halfway in log10 lr
+    assert curve.suggest("valley", 0, 0) == pytest.approx(np.sqrt(1e-6 * lowest), rel=0.06)
+
+
+def test_bounds_on_a_known_curve():
+    curve = synthetic_curve()
+    base, top = curve.bounds(0, 0)
+    assert top == curve.lrs[int(np.argmin(curve.losses))]
+    # 10% of the fall: 1.5 / (1 + exp(-3 (z + 3))) = 0.15 * total fall (about 1.5), so z = -3 - ln(9) / 3
+    assert np.log10(base) == pytest.approx(-3 - np.log(9) / 3, abs=0.05)
+
+
+def test_a_curve_that_never_falls_has_no_bounds():
+    rising = RangeTestResult(lrs=np.logspace(-5, 0, 30).tolist(), losses=list(range(30)), smoothed_losses=list(range(30)))
+    with pytest.raises(ValueError, match="never falls"):
+        rising.bounds()
+
+
+def test_json_round_trip_and_plot(tmp_path):
+    curve = synthetic_curve()
+    path = curve.save(tmp_path / "range_test.json")
+    again = RangeTestResult.load(path)
+    assert again == curve
+    ax = again.plot(skip_begin=20, skip_end=10)
+    assert len(ax.get_lines()) == 2 + 3  # raw, smoothed, three suggestions
+    assert ax.get_xscale() == "log"
+
+
+def test_validation_loss_instead_of_the_training_batch():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    x, y = classification_data()
+    x_val, y_val = classification_data(seed=1)
+    result = LRFinder(model).find(x, y, batch_size=16, num_batches=15, start_lr=1e-3, end_lr=1.0,
+                                  validation_data=(x_val, y_val))
+    assert result.loss_on == "validation data" and len(result.training_losses) == 15
+    assert result.losses != result.training_losses
+    final = model.evaluate(x_val, y_val, verbose=0)  # the model is back at its start, so this is the start loss
+    assert result.losses[0] < final  # the first update already lowered the validation loss a little
+
+
+# --- the analytic check: least squares diverges past 2 / lambda_max ------------------------------
+
+
+def test_early_stop_and_max_bound_agree_with_the_divergence_limit():
+    """Full-batch SGD on L(w) = mean((Xw - y)^2) has Hessian H = 2 X^T X / n. For lr < 2 / lambda_max(H)
+    every eigen-component of the error shrinks at every step, so the loss falls monotonically: the
+    test can neither stop nor bottom out below that limit. Above it the top component grows by
+    |1 - lr lambda_max| per step, but from a tiny residual (it had converged), so the blow-up shows
+    only some steps later, while the sweep keeps raising lr by 2.9% a step. Tolerance: both readings
+    within [1, 2.5] x the limit (measured: max bound about 2.0 x, early stop about 2.2 x)."""
+    rng = np.random.default_rng(0)
+    n, d = 256, 20
+    u, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    v, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    x = (u * (np.logspace(0, -1.5, d) * np.sqrt(n))) @ v.T  # eigenvalues spread over three decades
+    y = x @ rng.standard_normal(d)
+    limit = 2 / np.linalg.eigvalsh(2 * x.T @ x / n).max()
+
+    model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    result = LRFinder(model).find(x.astype("float32"), y.astype("float32"), batch_size=n, num_batches=400,
+                                  start_lr=1e-3 * limit, end_lr=1e2 * limit)
+    assert "passed 4 x its best" in result.stopped_early
+    assert 1.0 <= result.lrs[-1] / limit <= 2.5
+    assert 1.0 <= result.bounds(skip_begin=0, skip_end=0)[1] / limit <= 2.5
+    raw = np.asarray(result.losses)
+    below = np.asarray(result.lrs) < limit
+    assert np.all(np.diff(raw[below]) < 0)  # monotone fall below the limit, batch by batch
+
+
+# --- the explorer -----------------------------------------------------------------------------
+
+
+def test_draw_bounds_and_explorer():
+    curve = synthetic_curve()
+    fig, schedule = widgets.draw_bounds(curve, 1e-4, 1e-2, step_size=50)
+    assert (schedule.base_lr, schedule.max_lr, schedule.step_size) == (1e-4, 1e-2, 50)
+    assert fig.axes[1].get_lines()[0].get_ydata().max() == pytest.approx(1e-2)
+    explorer = widgets.bounds_explorer(curve)
+    sliders = {child.description: child for child in explorer.children if hasattr(child, "value")}
+    base, top = curve.bounds(0, 0)
+    assert sliders["base LR"].value == pytest.approx(base) and sliders["max LR"].value == pytest.approx(top)
+    explorer.update()
+
+
+def test_mixed_precision_model_is_swept_and_restored():
+    from lrcourse import device, models
+
+    try:
+        device.setup(seed=0, mixed_precision=True)
+        model = models.build("small_cnn", (8, 8, 1), 10)
+        model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
+    finally:
+        device.setup(mixed_precision=False)
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    y = np.arange(64) % 10
+    model.fit(x, y, batch_size=16, verbose=0)
+    before = snapshot(model)
+    result = LRFinder(model).find(x, y, batch_size=16, num_batches=12, start_lr=1e-4, end_lr=1e-1)
+    assert len(result.losses) == 12 and np.isfinite(result.losses).all()
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    assert_restored(model, before)
