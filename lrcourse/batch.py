@@ -43,18 +43,31 @@ def read_params_file(path):
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a mapping of parameter names to values; got {type(values).__name__}")
-    return {name: parse_value(value) if isinstance(value, str) else value for name, value in values.items()}
+    return {name: _with_numbers(value) for name, value in values.items()}
 
 
-def parse_value(text):
-    """A command-line value: a number if it reads as one (YAML alone reads ``1e-7`` as text),
-    else YAML (``true``, ``[step, linear]``, plain text)."""
+def _number_or_text(text):
     for number in (int, float):
         try:
             return number(text)
         except ValueError:
             pass
-    return yaml.safe_load(text)
+    return text
+
+
+def _with_numbers(value):
+    """YAML 1.1 reads ``1e-7`` as text; turn such strings into numbers, inside lists too."""
+    if isinstance(value, str):
+        return _number_or_text(value)
+    if isinstance(value, list):
+        return [_with_numbers(item) for item in value]
+    return value
+
+
+def parse_value(text):
+    """A command-line value: a number if it reads as one, else YAML (``true``, ``[1e-3, 1e-2]``, text)."""
+    value = _number_or_text(text)
+    return _with_numbers(yaml.safe_load(text)) if isinstance(value, str) else value
 
 
 def check_parameters(notebook, values):

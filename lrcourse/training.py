@@ -61,6 +61,17 @@ def _jsonable(value):
     return str(value)
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(name, learning_rate, momentum=0.9):
+    """``"sgd"`` (with ``momentum``) or ``"adam"``, at a float rate or a schedule."""
+    choice("optimizer", name, OPTIMIZERS)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+
+
 def train(
     model,
     data,
@@ -100,7 +111,7 @@ def train(
     if (optimizer is None) == (learning_rate is None):
         raise ValueError("pass exactly one of learning_rate=... (for SGD) or optimizer=...")
     if optimizer is None:
-        optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+        optimizer = make_optimizer("sgd", learning_rate, momentum)
 
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     recorder = LearningRateRecorder()

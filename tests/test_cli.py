@@ -90,12 +90,13 @@ def test_params_file_must_be_a_mapping(tmp_path):
 
 
 @pytest.mark.parametrize("text, value", [("3", 3), ("1e-7", 1e-7), ("0.5", 0.5), ("true", True),
-                                          ("[step, linear]", ["step", "linear"]), ("digits", "digits")])
+                                          ("[step, linear]", ["step", "linear"]), ("digits", "digits"),
+                                          ("[1e-3, 0.1, 2]", [1e-3, 0.1, 2])])
 def test_command_line_values_read_as_numbers_then_yaml(text, value):
     assert batch.parse_value(text) == value and type(batch.parse_value(text)) is type(value)
 
 
 def test_params_file_numbers_in_exponent_form_are_numbers(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("base_lr: 1e-7\nmax_lr: 1.0e-2\nname: cifar10\n")
-    assert batch.read_params_file(path) == {"base_lr": 1e-7, "max_lr": 0.01, "name": "cifar10"}
+    path.write_text("base_lr: 1e-7\nmax_lr: 1.0e-2\nname: cifar10\ngrid: [1e-4, 1e-3]\n")
+    assert batch.read_params_file(path) == {"base_lr": 1e-7, "max_lr": 0.01, "name": "cifar10", "grid": [1e-4, 1e-3]}
