@@ -2,11 +2,14 @@
 
 Modules, one idea each:
 
-* ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay)
+* ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay, cyclical)
+* ``finder``: the learning-rate range test and its readings
+* ``callbacks``: a learning-rate recorder and the CLR article's callback
 * ``data``: data sets through Keras' loaders, plus offline ones, with the seeds' preprocessing
-* ``models``: the lessons' networks
+* ``models``: the lessons' networks and augmentation
 * ``training``: fit with a schedule and record what happened
 * ``plots`` and ``widgets``: figures and interactive explorers
+* ``exercises``: self-checking answers
 * ``batch`` and ``cli``: run lessons in batch with papermill
 * ``device`` and ``paths``: where a run computes and where it writes
 """
