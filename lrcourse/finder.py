@@ -141,6 +141,24 @@ class RangeTestResult:
         ax.legend(fontsize=8)
         return ax
 
+    def plot_accuracy(self, skip_begin=10, skip_end=5, ax=None):
+        """Smith's other reading: each batch's training accuracy (raw and smoothed) against the rate.
+
+        The bounds are where the accuracy starts to rise and where it stops rising or turns ragged.
+        """
+        from lrcourse import plots
+
+        if not self.accuracies:
+            raise ValueError("this test recorded no accuracy: compile the model with metrics=['accuracy'] and run it again")
+        _, ax = plots.new_axes(ax, width=9)
+        window = self._window(skip_begin, skip_end)
+        lrs, accuracies = np.asarray(self.lrs)[window], np.asarray(self.accuracies)[window]
+        ax.plot(lrs, accuracies, color="0.75", linewidth=1, label="accuracy of each batch")
+        ax.plot(lrs, np.asarray(smooth(self.accuracies, self.beta))[window], linewidth=2, label="smoothed")
+        ax.set(xscale="log", xlabel="learning rate", ylabel="training accuracy")
+        ax.legend(fontsize=8)
+        return ax
+
     def save(self, path):
         """Write the result as JSON (to plot or read again later) and return the path."""
         path = paths.resolve(path)

@@ -120,6 +120,7 @@ def test_restored_bit_for_bit_after_a_full_sweep(trained_model):
     x, y = classification_data()
     result = LRFinder(trained_model).find(x, y, batch_size=16, start_lr=1e-4, end_lr=1e-2, num_batches=20)
     assert result.stopped_early == "" and len(result.lrs) == 20 and len(result.accuracies) == 20
+    assert len(result.plot_accuracy(skip_begin=2, skip_end=2).get_lines()) == 2
     assert_restored(trained_model, before)
     trained_model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # and it still trains with its own optimizer
     assert int(keras.ops.convert_to_numpy(trained_model.optimizer.iterations)) == 30
@@ -236,6 +237,11 @@ def test_a_curve_that_never_falls_has_no_bounds():
     rising = RangeTestResult(lrs=np.logspace(-5, 0, 30).tolist(), losses=list(range(30)), smoothed_losses=list(range(30)))
     with pytest.raises(ValueError, match="never falls"):
         rising.bounds()
+
+
+def test_accuracy_plot_needs_a_recorded_accuracy():
+    with pytest.raises(ValueError, match="metrics=\\['accuracy'\\]"):
+        synthetic_curve().plot_accuracy()
 
 
 def test_json_round_trip_and_plot(tmp_path):
