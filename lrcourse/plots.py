@@ -41,16 +41,6 @@ def plot_lr(x, learning_rates, unit="epoch", ax=None, label=None, log=False):
     return ax
 
 
-def plot_schedules(schedules, length=None, ax=None, log=False):
-    """Several schedules on one axes; ``schedules`` maps a label to a schedule object."""
-    _, ax = new_axes(ax)
-    for label, schedule in schedules.items():
-        schedule.plot(length or schedule.default_length(), ax=ax, label=label)
-    if log:
-        ax.set_yscale("log")
-    return ax
-
-
 def plot_history(history, title=None):
     """Loss and accuracy per epoch, training and validation, side by side; returns the figure."""
     fig, (loss_ax, acc_ax) = new_axes(ncols=2, width=10)
