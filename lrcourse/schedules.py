@@ -10,13 +10,14 @@ Every schedule here is a pure function of a counter, written once and usable thr
   ``keras.callbacks.LearningRateScheduler``, the way the seed articles do it.
 
 Each schedule has a *unit*: epoch-based schedules (``StepDecay``, ``PolynomialDecay``) count
-epochs, starting at 0; iteration-based ones (``TimeBasedDecay``) count optimizer updates
+epochs, starting at 0; iteration-based ones (``TimeBasedDecay``, ``CyclicalLearningRate``) count updates
 ``k``, the number already applied when the next one is computed. A plain number passed to a
 schedule is in its own unit. The optimizer's counter is always in updates, so an epoch-based
 schedule needs ``steps_per_epoch`` to turn it into epochs (``epoch = k // steps_per_epoch``):
 the learning rate then steps down exactly at epoch boundaries, as the callback does.
 """
 
+import copy
 import math
 import numbers
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ class LearningRateDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def with_steps_per_epoch(self, steps_per_epoch):
         """A copy of this schedule that knows how many optimizer updates make one epoch."""
-        return type(self).from_config({**self.get_config(), "steps_per_epoch": steps_per_epoch})
+        duplicate = copy.copy(self)
+        duplicate.steps_per_epoch = _checks.count("steps_per_epoch", steps_per_epoch)
+        return duplicate
 
     def at_epoch(self, epoch):
         """The learning rate used throughout epoch ``epoch`` (0-based) when set once per epoch."""
@@ -96,8 +99,13 @@ class LearningRateDecay(keras.optimizers.schedules.LearningRateSchedule):
     def default_length(self):
         return 100
 
+    def arguments(self):
+        """The constructor's arguments as they are now (``get_config`` is their saved form)."""
+        return self.get_config()
+
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
+        args = ", ".join(f"{k}={getattr(v, '__name__', v)!r}" if callable(v) else f"{k}={v!r}"
+                         for k, v in self.arguments().items() if v is not None)
         return f"{type(self).__name__}({args})"
 
 
@@ -281,18 +289,24 @@ class CyclicalLearningRate(LearningRateDecay):
     def default_length(self):
         return 6 * self.step_size
 
-    def get_config(self):
+    def arguments(self):
         return {
             "base_lr": self.base_lr,
             "max_lr": self.max_lr,
             "step_size": self.step_size,
             "mode": self.mode,
             "gamma": self.gamma,
-            "scale_fn": None if self.scale_fn is None else _registered_name(self.scale_fn),
+            "scale_fn": self.scale_fn,
             "scale_mode": self.scale_mode,
             "wave": self.wave,
-            **super().get_config(),
+            "steps_per_epoch": self.steps_per_epoch,
         }
+
+    def get_config(self):
+        config = self.arguments()
+        if self.scale_fn is not None:
+            config["scale_fn"] = _registered_name(self.scale_fn)
+        return config
 
     @classmethod
     def from_config(cls, config):

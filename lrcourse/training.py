@@ -53,6 +53,15 @@ class RunResult:
         return cls(**json.loads(paths.resolve(path).read_text()))
 
 
+def _describe(optimizer):
+    """The optimizer's config for the record; a schedule that cannot be serialised (an
+    anonymous ``scale_fn``) is recorded by its ``repr`` instead of failing the run."""
+    try:
+        return optimizer.get_config()
+    except ValueError:
+        return {"class_name": type(optimizer).__name__, "learning_rate": repr(optimizer._learning_rate)}
+
+
 def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
@@ -156,7 +165,7 @@ def train(
             "dataset": data.name,
             "train_examples": len(data.x_train),
             "model": model.name,
-            "optimizer": optimizer.get_config(),
+            "optimizer": _describe(optimizer),
             "schedule_as": schedule_as,
             **(params or {}),
         },

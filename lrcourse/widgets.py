@@ -66,7 +66,7 @@ def draw_clr(base_lr=1e-3, max_lr=6e-3, step_size=2000, mode="triangular", gamma
     schedule = CyclicalLearningRate(base_lr, max_lr, step_size, mode=mode, gamma=gamma, wave=wave)
     k = np.arange(cycles * 2 * step_size + 1)
     fig, ax = plots.new_axes(width=9)
-    ax.plot(k, schedule(k), label=repr(schedule).replace(", steps_per_epoch=None", ""))
+    ax.plot(k, schedule(k), label=repr(schedule))
     peaks = step_size * (2 * np.arange(cycles) + 1)
     ax.plot(peaks, schedule(peaks), "--", color="gray", marker="o", label="peak of each cycle")
     for start in range(0, cycles * 2 * step_size + 1, 2 * step_size):

@@ -232,3 +232,12 @@ def test_clr_explorer_has_every_control():
     names = {getattr(child, "description", "") for child in explorer.children}
     assert {"base LR", "max LR", "step size", "mode", "gamma", "wave"} <= names
     explorer.update()
+
+
+def test_an_anonymous_scale_fn_trains_it_only_cannot_be_saved():
+    d = data.load("synthetic", subset=64, seed=0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    schedule = CyclicalLearningRate(0.01, 0.1, 2, scale_fn=lambda cycle: 0.5 ** (cycle - 1))
+    run = training.train(model, d, learning_rate=schedule, epochs=2, batch_size=16)
+    np.testing.assert_allclose(run.learning_rates, schedule(np.arange(8)), rtol=1e-6)
+    assert run.params["optimizer"]["learning_rate"] is not None
