@@ -14,12 +14,12 @@ def check(exercise, answer, expected, rel=1e-6):
     """
     if answer is None:
         print(f"{exercise}: not answered yet (replace None with your answer)")
-        return False
+        return
     if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        right = isinstance(answer, (int, float)) and math.isclose(answer, expected, rel_tol=rel)
+        right = (isinstance(answer, (int, float)) and not isinstance(answer, bool)
+                 and math.isclose(answer, expected, rel_tol=rel))
     else:
         right = answer == expected
     if not right:
         raise AssertionError(f"{exercise}: {answer!r} is not right yet; try again")
     print(f"{exercise}: correct")
-    return True
