@@ -22,6 +22,9 @@ def notebook_parameters(notebook):
     """The parameters a lesson declares: ``{name: {"type", "default", "help"}}`` in cell order."""
     import papermill
 
+    if not Path(notebook).is_file():
+        raise FileNotFoundError(f"no notebook at {notebook}: give a lesson's path, such as "
+                                f"notebooks/01_learning_rate_schedules.ipynb")
     found = papermill.inspect_notebook(str(notebook))
     return {
         name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
@@ -107,8 +110,6 @@ def run_lesson(notebook, parameters=None, output="build", kernel_name="python3")
     import papermill
 
     notebook = paths.resolve(notebook)
-    if not notebook.is_file():
-        raise FileNotFoundError(f"no notebook at {notebook}")
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters)
     run_dir = paths.resolve(output) / notebook.stem

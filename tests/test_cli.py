@@ -100,3 +100,8 @@ def test_params_file_numbers_in_exponent_form_are_numbers(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("base_lr: 1e-7\nmax_lr: 1.0e-2\nname: cifar10\ngrid: [1e-4, 1e-3]\n")
     assert batch.read_params_file(path) == {"base_lr": 1e-7, "max_lr": 0.01, "name": "cifar10", "grid": [1e-4, 1e-3]}
+
+
+def test_a_missing_notebook_is_named(tmp_path, capsys):
+    assert cli.main(["run", str(tmp_path / "nope.ipynb")]) == 2
+    assert f"no notebook at {tmp_path / 'nope.ipynb'}" in capsys.readouterr().err
