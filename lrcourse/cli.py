@@ -27,15 +27,14 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.command == "params":
-        print(batch.format_parameters(args.notebook))
-        return 0
-
-    values = {}
-    for path in args.parameters_file:
-        values.update(batch.read_params_file(path))
-    values.update({name: batch.parse_value(value) for name, value in args.parameter})
     try:
+        if args.command == "params":
+            print(batch.format_parameters(args.notebook))
+            return 0
+        values = {}
+        for path in args.parameters_file:
+            values.update(batch.read_params_file(path))
+        values.update({name: batch.parse_value(value) for name, value in args.parameter})
         for notebook in args.notebooks:  # check every lesson before running any
             batch.check_parameters(notebook, values)
     except (ValueError, FileNotFoundError) as error:

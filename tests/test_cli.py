@@ -103,5 +103,9 @@ def test_params_file_numbers_in_exponent_form_are_numbers(tmp_path):
 
 
 def test_a_missing_notebook_is_named(tmp_path, capsys):
-    assert cli.main(["run", str(tmp_path / "nope.ipynb")]) == 2
-    assert f"no notebook at {tmp_path / 'nope.ipynb'}" in capsys.readouterr().err
+    for command in ("run", "params"):
+        assert cli.main([command, str(tmp_path / "nope.ipynb")]) == 2
+        assert f"no notebook at {tmp_path / 'nope.ipynb'}" in capsys.readouterr().err
+    missing_params = tmp_path / "missing.yaml"
+    assert cli.main(["run", str(tmp_path / "nope.ipynb"), "-f", str(missing_params)]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
