@@ -1,11 +1,13 @@
 """What does a cyclical learning rate cost per epoch? A benchmark, not a test.
 
-Trains the same model three ways, side by side in one process, interleaved over several rounds
-so that the machine's noise hits all three alike:
+Trains the same model four ways, side by side in one process, interleaved over several rounds
+so that the machine's noise hits all of them alike:
 
 * constant: a fixed float learning rate (the baseline);
 * in-graph: ``CyclicalLearningRate`` as ``optimizer.learning_rate``, evaluated in the compiled step;
-* callback: the CLR article's per-batch ``CyclicLR`` callback writing the rate after every batch.
+* callback: the CLR article's per-batch ``CyclicLR`` callback writing the rate after every batch;
+* in-graph + recorder: the in-graph schedule with ``LearningRateRecorder``, the per-update record
+  that ``training.train`` keeps (it reads the optimizer before every update).
 
 Each variant is warmed up for one epoch (tracing and compilation), then timed for one epoch per
 round (``--epochs-per-round`` epochs). It prints the median seconds per epoch and each variant's ratio to the constant baseline
@@ -46,6 +48,7 @@ def main():
         "constant": (0.01, []),
         "in-graph": (clr, []),
         "callback": (0.01, [callbacks.CyclicLR(1e-3, 0.1, step_size=2 * steps)]),
+        "in-graph + recorder": (clr, [callbacks.LearningRateRecorder()]),
     }
     trained = {}
     for name, (learning_rate, cbs) in variants.items():
@@ -66,10 +69,10 @@ def main():
 
     print(f"{args.model} on {d.summary()}; batch {args.batch_size}, {steps} updates per epoch, "
           f"steps_per_execution {args.steps_per_execution}; {args.rounds} rounds on {info['name']} ({info['backend']})")
-    print(f"{'variant':10s} {'median s/epoch':>15s} {'ratio to constant':>18s} {'ratio range':>16s}")
+    print(f"{'variant':20s} {'median s/epoch':>15s} {'ratio to constant':>18s} {'ratio range':>16s}")
     for name, times in seconds.items():
         ratios = [t / c for t, c in zip(times, seconds["constant"])]
-        print(f"{name:10s} {statistics.median(times):15.3f} {statistics.median(ratios):18.3f} "
+        print(f"{name:20s} {statistics.median(times):15.3f} {statistics.median(ratios):18.3f} "
               f"{min(ratios):7.3f}..{max(ratios):.3f}")
 
 
