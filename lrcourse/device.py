@@ -36,7 +36,8 @@ def setup(seed=None, mixed_precision="auto"):
     Call it before building a model. ``mixed_precision="auto"`` turns on ``mixed_float16`` on a
     GPU (faster matrix units, half the activation memory) and leaves float32 on a CPU, where
     half precision is slower. With a seed, TensorFlow also runs its ops deterministically, so a
-    seeded run repeats its numbers.
+    seeded run repeats its numbers; the price is that Keras then compiles the step without XLA
+    on TensorFlow (a ``tf.function`` graph still), so leave the seed out for the fastest GPU run.
     """
     info = describe()
     use_mixed = info["kind"] == "GPU" if mixed_precision == "auto" else bool(mixed_precision)

@@ -48,9 +48,15 @@ def smooth(losses, beta=0.98):
     """
     average, smoothed = 0.0, []
     for i, loss in enumerate(losses):
-        average = beta * average + (1 - beta) * loss
-        smoothed.append(average / (1 - beta ** (i + 1)))
+        average, value = _smoothing_step(average, loss, i, beta)
+        smoothed.append(value)
     return smoothed
+
+
+def _smoothing_step(average, loss, i, beta):
+    """Add batch ``i``'s loss to the running average; return it and the bias-corrected value."""
+    average = beta * average + (1 - beta) * loss
+    return average, average / (1 - beta ** (i + 1))
 
 
 @dataclass
@@ -268,8 +274,7 @@ class LRFinder:
             if validation is not None:
                 loss = self.model.test_on_batch(*validation, return_dict=True)["loss"]
             accuracy = next((v for k, v in logs.items() if "acc" in k), None)
-            average = result.beta * average + (1 - result.beta) * loss
-            smoothed = average / (1 - result.beta ** (i + 1))
+            average, smoothed = _smoothing_step(average, loss, i, result.beta)
             result.lrs.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
             result.training_losses.append(float(logs["loss"]))
             result.losses.append(float(loss))

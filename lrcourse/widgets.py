@@ -22,13 +22,12 @@ def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=
     schedule = make_decay(kind, initial_lr, epochs, factor=factor, drop_every=drop_every, power=power, decay=decay)
     fig, ax = plots.new_axes()
     epoch_axis = np.arange(epochs)
+    schedule = schedule.with_steps_per_epoch(steps_per_epoch)
+    per_epoch = schedule.at_epoch(epoch_axis)
     if schedule.unit == "iteration":
-        schedule = schedule.with_steps_per_epoch(steps_per_epoch)
         steps = np.arange(epochs * steps_per_epoch)
         ax.plot(steps / steps_per_epoch, schedule(steps), label=repr(schedule))
-        per_epoch = schedule(epoch_axis * steps_per_epoch)
     else:
-        per_epoch = schedule(epoch_axis)
         ax.step(epoch_axis, per_epoch, where="post", label=repr(schedule))
     ax.set(xlabel="epoch", ylabel="learning rate", yscale="log" if log else "linear")
     ax.legend(fontsize=8)
