@@ -1,20 +1,22 @@
 """Learning-rate schedules as Keras 3 ``LearningRateSchedule`` objects.
 
-Every schedule here is a pure function of a counter, written once and usable three ways:
+One contract, as in Keras: ``schedule(k)`` is the learning rate of the update that comes after
+``k`` updates, which is the optimizer's ``iterations`` counter. ``k`` is always a number of
+updates, whatever its type: a Python or NumPy number gives a Python float, a list or NumPy array
+gives a NumPy array, and a backend tensor gives a tensor (computed with ``keras.ops``, so it
+runs inside the compiled training step on every backend). So the same object fills a table,
+draws a plot and works as ``optimizer.learning_rate``.
 
-* called with a plain Python number it returns a Python float (handy for tables and plots);
-* set as ``optimizer.learning_rate`` it is evaluated inside the compiled training step at every
-  update, from the optimizer's ``iterations`` counter (a tensor), with ``keras.ops`` so it runs
-  on every Keras backend;
-* through :meth:`LearningRateDecay.epoch_callback` it drives a per-epoch
-  ``keras.callbacks.LearningRateScheduler``, the way the seed articles do it.
+Epochs (0-based) go through two other doors: ``schedule.at_epoch(epoch)`` (a number gives a
+float, an array an array) and ``schedule.epoch_callback()``, a per-epoch
+``keras.callbacks.LearningRateScheduler`` as in the seed articles.
 
-Each schedule has a *unit*: epoch-based schedules (``StepDecay``, ``PolynomialDecay``) count
-epochs, starting at 0; iteration-based ones (``TimeBasedDecay``, ``CyclicalLearningRate``) count updates
-``k``, the number already applied when the next one is computed. A plain number passed to a
-schedule is in its own unit. The optimizer's counter is always in updates, so an epoch-based
-schedule needs ``steps_per_epoch`` to turn it into epochs (``epoch = k // steps_per_epoch``):
-the learning rate then steps down exactly at epoch boundaries, as the callback does.
+Each formula is written once, in its own *unit*. Epoch-based schedules (``StepDecay``,
+``PolynomialDecay``) count epochs, so to be called with updates they need ``steps_per_epoch``
+(the epoch is ``k // steps_per_epoch``, and the rate steps exactly at epoch boundaries, as the
+callback does); without it they raise an error that says so. Iteration-based ones
+(``TimeBasedDecay``, ``CyclicalLearningRate``) count updates, so their ``at_epoch`` needs
+``steps_per_epoch`` instead and gives the rate at the epoch's first update.
 """
 
 import copy
@@ -34,7 +36,8 @@ class LearningRateDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Subclasses set ``unit`` ("epoch" or "iteration") and implement ``formula(t, xp)``, where
     ``t`` is the counter in that unit and ``xp`` is either ``numpy`` or ``keras.ops`` (the two
-    share the names used here: ``floor``, ``power``, ``maximum``...).
+    share the names used here: ``floor``, ``power``, ``maximum``...). ``__call__`` turns an update
+    count into that unit; ``at_epoch`` turns an epoch into it.
     """
 
     unit = "epoch"
@@ -48,38 +51,45 @@ class LearningRateDecay(keras.optimizers.schedules.LearningRateSchedule):
         raise NotImplementedError
 
     def __call__(self, step):
-        if isinstance(step, numbers.Real):
-            return float(self.formula(np.float64(step), np))
-        if isinstance(step, (list, tuple, np.ndarray)):
-            return self.formula(np.asarray(step, dtype="float64"), np)
-        return self.formula(self._counter_from_step(step), ops)
+        """The learning rate after ``step`` optimizer updates (a number, an array or a tensor)."""
+        if isinstance(step, (numbers.Real, list, tuple, np.ndarray)):
+            return self._with_numpy(self._in_unit(np.asarray(step, dtype="float64"), np), like=step)
+        return self.formula(ops.cast(self._in_unit(step, ops), "float32"), ops)
 
-    def _counter_from_step(self, step):
-        """The optimizer's update counter (a tensor) in this schedule's unit, as float32."""
-        if self.unit == "epoch":
-            step = ops.floor_divide(step, self._required_steps_per_epoch())
-        return ops.cast(step, "float32")
+    def at_epoch(self, epoch):
+        """The learning rate throughout epoch ``epoch`` (0-based) when set once per epoch; for an
+        iteration-based schedule, the rate at the epoch's first update."""
+        if self.unit == "iteration":
+            if self.steps_per_epoch is None:
+                raise ValueError(
+                    f"{type(self).__name__} counts updates, so at_epoch needs steps_per_epoch=<updates per "
+                    f"epoch> (or .with_steps_per_epoch(n)) to find where an epoch begins"
+                )
+            return self(np.multiply(epoch, self.steps_per_epoch))
+        return self._with_numpy(np.asarray(epoch, dtype="float64"), like=epoch)
 
-    def _required_steps_per_epoch(self):
+    def _with_numpy(self, t, like):
+        """The formula at ``t`` in this schedule's unit: a float if ``like`` is a number, else an array."""
+        rates = self.formula(t, np)
+        return float(rates) if isinstance(like, numbers.Real) else rates
+
+    def _in_unit(self, updates, xp):
+        """An update count in this schedule's unit: for an epoch-based one, the epoch it falls in."""
+        if self.unit == "iteration":
+            return updates
         if self.steps_per_epoch is None:
             raise ValueError(
-                f"{type(self).__name__} counts epochs, but the optimizer counts updates: pass "
-                f"steps_per_epoch=<batches per epoch> to use it as optimizer.learning_rate, or "
-                f"use schedule.epoch_callback() instead"
+                f"{type(self).__name__} counts epochs but was called with an update count: pass "
+                f"steps_per_epoch=<updates per epoch> (or use .with_steps_per_epoch(n)), or use "
+                f"at_epoch(epoch) or epoch_callback() for epochs"
             )
-        return self.steps_per_epoch
+        return xp.floor_divide(updates, self.steps_per_epoch)
 
     def with_steps_per_epoch(self, steps_per_epoch):
         """A copy of this schedule that knows how many optimizer updates make one epoch."""
         duplicate = copy.copy(self)
         duplicate.steps_per_epoch = _checks.count("steps_per_epoch", steps_per_epoch)
         return duplicate
-
-    def at_epoch(self, epoch):
-        """The learning rate used throughout epoch ``epoch`` (0-based) when set once per epoch."""
-        if self.unit == "iteration":
-            return self(epoch * self._required_steps_per_epoch())
-        return self(epoch)
 
     def epoch_callback(self, verbose=0):
         """A ``keras.callbacks.LearningRateScheduler`` that sets ``at_epoch(epoch)`` at each epoch start."""
@@ -89,12 +99,12 @@ class LearningRateDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"steps_per_epoch": self.steps_per_epoch}
 
     def plot(self, length=None, ax=None, label=None):
-        """Draw the schedule over ``length`` units (epochs or iterations) and return the axes."""
+        """Draw the schedule over ``length`` of its units (epochs or updates); returns the axes."""
         from lrcourse import plots
 
-        length = length or self.default_length()
-        t = np.arange(length)
-        return plots.plot_lr(t, self(t), unit=self.unit, ax=ax, label=label or repr(self))
+        t = np.arange(length or self.default_length())
+        rates = self.at_epoch(t) if self.unit == "epoch" else self(t)
+        return plots.plot_lr(t, rates, unit=self.unit, ax=ax, label=label or repr(self))
 
     def default_length(self):
         return 100
@@ -119,8 +129,10 @@ class StepDecay(LearningRateDecay):
     happens at epoch index 9, the tenth epoch.
 
     >>> s = StepDecay(0.1, factor=0.25, drop_every=15)
-    >>> s(0), s(14), s(29)
+    >>> s.at_epoch(0), s.at_epoch(14), s.at_epoch(29)
     (0.1, 0.025, 0.00625)
+    >>> s.with_steps_per_epoch(391)(5474)  # update 5474 = 14 * 391, the first of epoch 14
+    0.025
     """
 
     unit = "epoch"
@@ -153,8 +165,10 @@ class PolynomialDecay(LearningRateDecay):
     rate stays at its end value, 0 (never negative, never complex).
 
     >>> s = PolynomialDecay(max_epochs=100, initial_lr=0.1, power=1)
-    >>> round(s(0), 6), round(s(50), 6), round(s(99), 6), s(150)
-    (0.1, 0.05, 0.001, 0.0)
+    >>> [round(s.at_epoch(e), 6) for e in (0, 50, 99, 150)]
+    [0.1, 0.05, 0.001, 0.0]
+    >>> round(s.with_steps_per_epoch(10)(505), 6)  # update 505 falls in epoch 50
+    0.05
     """
 
     unit = "epoch"
@@ -193,6 +207,8 @@ class TimeBasedDecay(LearningRateDecay):
     >>> s = TimeBasedDecay(0.1, decay=0.001)
     >>> s(0), s(1000)
     (0.1, 0.05)
+    >>> s.with_steps_per_epoch(500).at_epoch(2)  # epoch 2 starts at update 1000
+    0.05
     """
 
     unit = "iteration"

@@ -37,7 +37,24 @@ def at_step(schedule, k):
 def test_course_vectors_as_floats_and_in_the_optimizer_step(k, column, mode):
     expected = VECTORS[k][column]
     assert clr(mode)(k) == pytest.approx(expected, rel=1e-9)
+    assert clr(mode)(np.int64(k)) == pytest.approx(expected, rel=1e-9)
     assert at_step(clr(mode), k) == pytest.approx(expected, rel=2e-6)  # float32 in the compiled step
+    optimizer = keras.optimizers.SGD(learning_rate=clr(mode))
+    optimizer.iterations.assign(k)
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(expected, rel=2e-6)
+
+
+@pytest.mark.parametrize("column, mode", list(enumerate(MODES)))
+def test_course_vectors_as_an_array(column, mode):
+    np.testing.assert_allclose(clr(mode)(np.array(list(VECTORS))), [row[column] for row in VECTORS.values()], rtol=1e-9)
+
+
+def test_at_epoch_is_the_rate_at_the_epoch_first_update():
+    schedule = clr(steps_per_epoch=500)
+    assert schedule.at_epoch(4) == schedule(2000) == pytest.approx(0.006)
+    np.testing.assert_allclose(schedule.at_epoch(np.arange(9)), schedule(500 * np.arange(9)), rtol=1e-12)
+    with pytest.raises(ValueError, match="at_epoch needs steps_per_epoch"):
+        clr().at_epoch(4)
 
 
 def walk_triangle(base, top, step_size, updates, halve_each_cycle=False):
