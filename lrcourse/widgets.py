@@ -14,24 +14,20 @@ from lrcourse.schedules import CLR_MODES, CLR_WAVES, DECAY_KINDS, CyclicalLearni
 
 def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=15, power=5.0, decay=0.001,
                steps_per_epoch=100, log=False):
-    """Draw one decay schedule over ``epochs`` epochs; returns ``(figure, learning rates per epoch)``.
+    """Draw one decay schedule as the optimizer applies it, update by update, over ``epochs`` epochs
+    of ``steps_per_epoch`` updates; returns ``(figure, learning rates per epoch)``.
 
-    Time-based decay changes at every update, so it is drawn per update and its per-epoch values
-    are those at each epoch's first update.
+    The per-epoch rates are ``at_epoch`` values: for time-based decay, which changes at every
+    update, those at each epoch's first update.
     """
     schedule = make_decay(kind, initial_lr, epochs, factor=factor, drop_every=drop_every, power=power, decay=decay)
-    fig, ax = plots.new_axes()
-    epoch_axis = np.arange(epochs)
     schedule = schedule.with_steps_per_epoch(steps_per_epoch)
-    per_epoch = schedule.at_epoch(epoch_axis)
-    if schedule.unit == "iteration":
-        steps = np.arange(epochs * steps_per_epoch)
-        ax.plot(steps / steps_per_epoch, schedule(steps), label=repr(schedule))
-    else:
-        ax.step(epoch_axis, per_epoch, where="post", label=repr(schedule))
+    updates = np.arange(epochs * steps_per_epoch)
+    fig, ax = plots.new_axes()
+    ax.plot(updates / steps_per_epoch, schedule(updates), label=repr(schedule))
     ax.set(xlabel="epoch", ylabel="learning rate", yscale="log" if log else "linear")
     ax.legend(fontsize=8)
-    return fig, per_epoch
+    return fig, schedule.at_epoch(np.arange(epochs))
 
 
 def decay_explorer():
