@@ -14,10 +14,15 @@ Conventions:
 * The loss recorded for batch ``i`` is that batch's own loss, computed in the forward pass
   before its update. (Keras 3's ``logs["loss"]`` at batch end is the running mean since the
   epoch began, so a callback reading it records a smeared curve.)
-* Smoothing: an exponential moving average with bias correction,
-  ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i``, ``smoothed_i = avg_i / (1 - beta ** (i + 1))``.
-* The sweep stops early when the smoothed loss exceeds ``stop_factor`` times its best value,
-  or when a loss is not finite.
+* Smoothing while sweeping: an exponential moving average with bias correction,
+  ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i`` (from ``avg_{-1} = 0``), and
+  ``smoothed_i = avg_i / (1 - beta ** (i + 1))``. It only uses batches up to ``i`` (causal), so
+  the sweep can stop on it: it stops early when the smoothed loss exceeds ``stop_factor`` times
+  its best value, or when a loss is not finite.
+* Reading after the sweep: a causal average lags (by about ``beta / (1 - beta)`` = 49 batches
+  at 0.98), which moves every reading to higher rates. The suggestions and bounds therefore read a
+  centred moving average (:func:`centred_average`, :meth:`RangeTestResult.reading_curve`), which
+  uses batches on both sides and has no lag.
 * The sweep trains a fresh copy of the model's optimizer (same class and settings), so the
   model's own optimizer, its ``iterations`` and any schedule bound to it are never touched; the
   model's variables (weights, normalisation statistics, random-generator states) are restored
@@ -26,6 +31,7 @@ Conventions:
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import keras
@@ -35,6 +41,8 @@ from lrcourse import _checks, paths
 
 MIN_BATCHES = 10
 SUGGESTIONS = ("steepest", "minimum", "valley")
+SUGGESTION_LABELS = {"steepest": "steepest", "minimum": "minimum / 10", "valley": "valley"}
+CURVES = ("centred", "causal")
 
 
 # --- reading a curve ------------------------------------------------------------------------
@@ -59,6 +67,60 @@ def _smoothing_step(average, loss, i, beta):
     return average, average / (1 - beta ** (i + 1))
 
 
+def centred_average(values, half_width=None):
+    """Centred moving average: each value replaced by the mean of the values around it.
+
+    ``out_i = mean(values[i - h_i], ..., values[i + h_i])`` with ``h_i = min(h, i, n - 1 - i)``:
+    near the ends the window shrinks on both sides, so it stays centred (the two end points are
+    kept as they are). The default half width is ``h = max(1, round(n / 20))``: a window of about a
+    tenth of the curve, whatever its length (4 batches each side for an 87-batch sweep, 15 for
+    300). Being centred, it has no lag: a linear trend passes through unchanged and the lowest
+    point of a symmetric valley stays where it is. It needs the batches after ``i``, so it can
+    only read a finished sweep.
+
+    >>> centred_average([1.0, 2.0, 6.0, 4.0, 5.0], half_width=1).tolist()
+    [1.0, 3.0, 4.0, 5.0, 5.0]
+    """
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    h = max(1, round(n / 20)) if half_width is None else half_width
+    sums = np.concatenate([[0.0], np.cumsum(values)])  # sums[j] = values[0] + ... + values[j - 1]
+    i = np.arange(n)
+    reach = np.minimum(h, np.minimum(i, n - 1 - i))
+    return (sums[i + reach + 1] - sums[i - reach]) / (2 * reach + 1)
+
+
+def _finite_length(values):
+    """How many values come before the first one that is not finite (a sweep stops at that one)."""
+    finite = np.isfinite(values)
+    return len(values) if finite.all() else int(np.argmin(finite))
+
+
+def _lowest_at_end(values):
+    """True when the last value is the lowest: the curve has not turned up."""
+    return int(np.argmin(values)) == len(values) - 1
+
+
+def _lowest(lrs, values):
+    """Index of the lowest value, with a warning when it is the last one."""
+    if _lowest_at_end(values):
+        warnings.warn(
+            f"the loss is lowest at the end of the readable sweep (lr {lrs[-1]:.3g}): it has not turned up, so "
+            f"max_lr and minimum / 10 are no reading; raise end_lr or sweep longer", stacklevel=3)
+    return int(np.argmin(values))
+
+
+def _fit_y_axis(ax, curves, turn=np.argmin):
+    """Scale the y-axis to the smoothed ``curves`` up to their turning point (``turn``: the index
+    of their lowest value for a loss, of their highest for an accuracy), with a 10% margin. What
+    comes after the turn (the explosion) and single raw batches may leave the frame: one spiking
+    batch no longer squashes the curve that is read."""
+    shown = np.concatenate([curve[: turn(curve) + 1] for curve in curves])
+    low, high = shown.min(), shown.max()
+    margin = 0.1 * (high - low) or 0.1 * abs(high) or 0.1
+    ax.set_ylim(low - margin, high + margin)
+
+
 @dataclass
 class RangeTestResult:
     """One range test: the rates tried, the loss of each batch, and how to read them."""
@@ -77,10 +139,19 @@ class RangeTestResult:
     stopped_early: str = ""
     loss_on: str = "training batch"
 
+    def reading_curve(self):
+        """The lag-free curve that the suggestions and bounds read: :func:`centred_average` of the
+        losses (half width ``round(n / 20)``). A loss that is not finite (the batch at which a
+        sweep stopped) is left out of the averages, and the curve is nan there."""
+        finite = _finite_length(self.losses)
+        curve = centred_average(self.losses[:finite])
+        return np.concatenate([curve, np.full(len(self.losses) - finite, np.nan)])
+
     def _window(self, skip_begin, skip_end):
-        """Indices of the readable part of the curve, or a clear error if too little is left."""
+        """Indices of the readable part of the curve (which ends before a loss that is not
+        finite), or a clear error if too little is left."""
         n = len(self.lrs)
-        stop = n - skip_end
+        stop = min(n - skip_end, _finite_length(self.losses))
         if stop - skip_begin < 3:
             raise ValueError(
                 f"the curve has {n} points; after skip_begin={skip_begin} and skip_end={skip_end} fewer than 3 "
@@ -88,38 +159,47 @@ class RangeTestResult:
             )
         return np.arange(skip_begin, stop)
 
-    def suggest(self, method="steepest", skip_begin=10, skip_end=5):
-        """One learning rate read off the smoothed curve.
+    def _readable(self, skip_begin, skip_end, curve):
+        """The rates and the values of ``curve`` (``"centred"``: :meth:`reading_curve`;
+        ``"causal"``: the sweep's ``smoothed_losses``) over the readable part."""
+        _checks.choice("curve", curve, CURVES)
+        values = self.reading_curve() if curve == "centred" else np.asarray(self.smoothed_losses)
+        window = self._window(skip_begin, skip_end)
+        return np.asarray(self.lrs)[window], values[window]
+
+    def suggest(self, method="steepest", skip_begin=10, skip_end=5, curve="centred"):
+        """One learning rate read off the smoothed curve (by default the lag-free
+        :meth:`reading_curve`; ``curve="causal"`` reads the sweep's moving average instead).
 
         * ``"steepest"``: where the smoothed loss falls fastest against log10(lr);
-        * ``"minimum"``: a tenth of the rate at the lowest smoothed loss;
+        * ``"minimum"``: minimum / 10, a tenth of the rate at the lowest smoothed loss;
         * ``"valley"``: halfway (in log lr) along the longest stretch over which the smoothed loss
           keeps falling.
         """
         _checks.choice("method", method, SUGGESTIONS)
-        window = self._window(skip_begin, skip_end)
-        lrs, smoothed = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
+        lrs, smoothed = self._readable(skip_begin, skip_end, curve)
         if method == "steepest":
             slope = np.gradient(smoothed, np.log10(lrs))
             return float(lrs[np.argmin(slope)])
         if method == "minimum":
-            return float(lrs[np.argmin(smoothed)] / 10)
+            return float(lrs[_lowest(lrs, smoothed)] / 10)
         start, end = _longest_descent(smoothed)
         return float(np.sqrt(lrs[start] * lrs[end]))
 
-    def suggestions(self, skip_begin=10, skip_end=5):
-        return {method: self.suggest(method, skip_begin, skip_end) for method in SUGGESTIONS}
+    def suggestions(self, skip_begin=10, skip_end=5, curve="centred"):
+        """Every suggestion, ``{method: lr}``; label them with ``SUGGESTION_LABELS``."""
+        return {method: self.suggest(method, skip_begin, skip_end, curve) for method in SUGGESTIONS}
 
-    def bounds(self, skip_begin=10, skip_end=5, start_fraction=0.1):
-        """CLR bounds by Smith's reading: ``(base_lr, max_lr)``.
+    def bounds(self, skip_begin=10, skip_end=5, start_fraction=0.1, curve="centred"):
+        """CLR bounds by Smith's reading: ``(base_lr, max_lr)``, off the same curve as :meth:`suggest`.
 
         ``max_lr`` is where the smoothed loss stops falling (its minimum). ``base_lr`` is where it
         has clearly started to fall: the first rate at which ``start_fraction`` (10%) of the
-        total fall, from the first readable value to the minimum, has happened.
+        total fall, from the first readable value to the minimum, has happened. A minimum at the
+        very end of the readable part is no turn, and gives a warning.
         """
-        window = self._window(skip_begin, skip_end)
-        lrs, smoothed = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
-        lowest = int(np.argmin(smoothed))
+        lrs, smoothed = self._readable(skip_begin, skip_end, curve)
+        lowest = _lowest(lrs, smoothed)
         fall = smoothed[0] - smoothed[lowest]
         if lowest == 0 or fall <= 0:
             raise ValueError(
@@ -130,19 +210,26 @@ class RangeTestResult:
         return float(lrs[started]), float(lrs[lowest])
 
     def plot(self, skip_begin=10, skip_end=5, ax=None, show_bounds=True):
-        """Loss against learning rate (log scale), raw and smoothed, with the readings marked."""
+        """Loss against learning rate (log scale): each batch's, the sweep's causal moving average
+        and the centred curve that is read, with the readings marked. The y-axis fits the smoothed
+        curves down to their lowest point; a lowest point at the very end (no turn up) is marked."""
         from lrcourse import plots
 
         _, ax = plots.new_axes(ax, width=9)
         window = self._window(skip_begin, skip_end)
-        lrs = np.asarray(self.lrs)
-        ax.plot(lrs[window], np.asarray(self.losses)[window], color="0.75", linewidth=1, label="loss of each batch")
-        ax.plot(lrs[window], np.asarray(self.smoothed_losses)[window], linewidth=2, label="smoothed")
+        lrs, causal = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
+        _, centred = self._readable(skip_begin, skip_end, "centred")
+        ax.plot(lrs, np.asarray(self.losses)[window], color="0.75", linewidth=1, label="loss of each batch")
+        ax.plot(lrs, causal, linewidth=1, label=f"moving average (beta {self.beta:g}), lags")
+        ax.plot(lrs, centred, linewidth=2, label="centred average (read)")
         for (method, lr), style in zip(self.suggestions(skip_begin, skip_end).items(), ("--", "-.", ":")):
-            ax.axvline(lr, linestyle=style, color="black", linewidth=1, label=f"{method}: {lr:.2g}")
+            ax.axvline(lr, linestyle=style, color="black", linewidth=1, label=f"{SUGGESTION_LABELS[method]}: {lr:.2g}")
         if show_bounds:
             base, top = self.bounds(skip_begin, skip_end)
             ax.axvspan(base, top, color="tab:green", alpha=0.12, label=f"CLR bounds {base:.2g} .. {top:.2g}")
+        if _lowest_at_end(centred):
+            ax.plot(lrs[-1], centred[-1], "rv", label="lowest at the end: no turn up, so no max bound")
+        _fit_y_axis(ax, [causal, centred])
         ax.set(xscale="log", xlabel="learning rate", ylabel=f"loss ({self.loss_on})")
         ax.legend(fontsize=8)
         return ax
@@ -159,8 +246,12 @@ class RangeTestResult:
         _, ax = plots.new_axes(ax, width=9)
         window = self._window(skip_begin, skip_end)
         lrs, accuracies = np.asarray(self.lrs)[window], np.asarray(self.accuracies)[window]
+        causal = np.asarray(smooth(self.accuracies, self.beta))[window]
+        centred = centred_average(self.accuracies)[window]
         ax.plot(lrs, accuracies, color="0.75", linewidth=1, label="accuracy of each batch")
-        ax.plot(lrs, np.asarray(smooth(self.accuracies, self.beta))[window], linewidth=2, label="smoothed")
+        ax.plot(lrs, causal, linewidth=1, label=f"moving average (beta {self.beta:g}), lags")
+        ax.plot(lrs, centred, linewidth=2, label="centred average")
+        _fit_y_axis(ax, [causal, centred], turn=np.argmax)
         ax.set(xscale="log", xlabel="learning rate", ylabel="training accuracy")
         ax.legend(fontsize=8)
         return ax
