@@ -3,9 +3,10 @@
 Least squares with a linear model, trained by plain SGD (no momentum) on minibatches of noisy
 labels. The mean squared error ``L(w) = mean((Xw - y)^2)`` has the constant Hessian
 ``H = 2 X^T X / n``; gradient descent on it diverges for ``lr > 2 / lambda_max(H)``, so that limit
-is where the loss must turn up, and the max bound (where the smoothed loss stops falling) should
-sit near it. Minibatch noise and label noise raise the loss before the limit, so a good reading
-sits a little below it.
+is where the loss explodes, and the max bound (where the smoothed loss stops falling) can be no
+higher. Below it, minibatch and label noise hold the loss on a floor that rises with the rate, so
+the loss stops falling (and an honest reading sits) below the limit, further below in a long sweep,
+which has converged at lower rates. A reading above 1 is a lagging one.
 
 Each setting (a spectrum of ``H``: its largest eigenvalue and condition number; a batch size;
 a sweep length) runs the range test from ``1e-3`` to ``1e2`` times the limit on a few seeds and
