@@ -57,8 +57,12 @@ def plot_history(history, title=None):
     return fig
 
 
-def plot_runs(results, title=None):
-    """Compare runs: the LR applied at every update, training loss and validation accuracy."""
+def plot_runs(results, title=None, loss_label="training loss"):
+    """Compare runs: the LR applied at every update, training loss and validation accuracy.
+
+    Say in ``loss_label`` what the training loss contains: with weight decay (L2) layers Keras
+    adds the penalty to it, so it is not the cross-entropy alone.
+    """
     fig, (lr_ax, loss_ax, acc_ax) = new_axes(ncols=3, width=14)
     for i, r in enumerate(results):
         style = {"label": r.name, "linestyle": LINESTYLES[i % len(LINESTYLES)]}  # runs that coincide stay visible
@@ -67,9 +71,32 @@ def plot_runs(results, title=None):
         loss_ax.plot(epochs, r.history["loss"], **style)
         acc_ax.plot(epochs, r.history["val_accuracy"], **style)
     lr_ax.set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
-    loss_ax.set(xlabel="epoch", ylabel="training loss", yscale="log")
+    loss_ax.set(xlabel="epoch", ylabel=loss_label, yscale="log")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
     acc_ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_comparison(table, title=None):
+    """Mean and 95% confidence interval of validation and test accuracy for each compared setting.
+
+    ``table`` is :func:`lrcourse.experiments.summarise`'s DataFrame; the best setting (chosen on
+    validation accuracy) is drawn in a darker colour.
+    """
+    fig, axes = new_axes(ncols=2, width=12)
+    order = table["val_accuracy_mean"].sort_values().index
+    for ax, split in zip(axes, ("val", "test")):
+        rows = table.loc[order]
+        mean = rows[f"{split}_accuracy_mean"]
+        half = ((rows[f"{split}_accuracy_ci_high"] - rows[f"{split}_accuracy_ci_low"]) / 2).fillna(0)
+        colours = ["tab:blue" if best else "tab:gray" for best in rows["best"]]
+        ax.barh(range(len(rows)), mean, xerr=half, color=colours, alpha=0.8, capsize=4)
+        ax.set_yticks(range(len(rows)), rows.index)
+        low = max(0.0, float((mean - half).min()) - 0.05)
+        ax.set(xlim=(low, min(1.0, float((mean + half).max()) + 0.02)),
+               xlabel=f"{'validation' if split == 'val' else 'test'} accuracy (mean, 95% CI over {rows['seeds'].min()} seeds)")
     if title:
         fig.suptitle(title)
     return fig

@@ -1,8 +1,10 @@
 """Train a model with a learning-rate schedule and keep an honest record of the run.
 
 :func:`train` compiles and fits, records the learning rate the optimizer actually applied at
-every update, evaluates on the test split (accuracy and scikit-learn's classification report),
-and writes a JSON record of the parameters, the device and the results: an experiment log.
+every update, watches the validation split after every epoch, evaluates the test split once at
+the end (accuracy, loss and scikit-learn's classification report), and writes a JSON record of
+the parameters, the device and the results: an experiment log. Validation numbers are for
+choosing (a schedule, a rate, an epoch count); the test numbers only report the choice.
 
 On a GPU it is fast with no extra code: ``device.setup`` turns on mixed precision (Keras then
 wraps the optimizer in a loss-scaling one), Keras compiles the step (with XLA where it can,
@@ -32,6 +34,8 @@ class RunResult:
     history: dict
     iterations: list
     learning_rates: list
+    val_loss: float
+    val_accuracy: float
     test_loss: float
     test_accuracy: float
     report: dict
@@ -41,9 +45,9 @@ class RunResult:
     device: dict
     params: dict = field(default_factory=dict)
 
-    def save(self, output_dir):
-        """Write the record to ``output_dir/runs/<name>.json`` and return the path."""
-        path = paths.resolve(output_dir) / "runs" / f"{self.name}.json"
+    def save(self, path):
+        """Write the record as JSON to ``path`` and return it."""
+        path = paths.resolve(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), indent=1, default=_jsonable))
         return path
@@ -92,7 +96,6 @@ def train(
     optimizer=None,
     schedule_as="optimizer",
     name="run",
-    output_dir=None,
     params=None,
     callbacks=(),
     verbose=0,
@@ -105,8 +108,10 @@ def train(
             update; ``"callback"`` sets it once per epoch with a ``LearningRateScheduler``.
         optimizer: a ready optimizer to use instead of SGD(learning_rate, momentum); then
             ``learning_rate`` must be left out.
-        output_dir: where the JSON record goes (``<output_dir>/runs/<name>.json``); None writes none.
-        params: extra values to store in the record, such as the notebook's parameters.
+        params: extra values to store in the record, such as the run's specification.
+
+    Save the returned record with ``result.save(path)``; :mod:`lrcourse.experiments` names the
+    files so that runs never overwrite each other.
     """
     choice("schedule_as", schedule_as, ("optimizer", "callback"))
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
@@ -130,13 +135,14 @@ def train(
         data.y_train,
         batch_size=batch_size,
         epochs=epochs,
-        validation_data=(data.x_test, data.y_test),
+        validation_data=(data.x_val, data.y_val),
         callbacks=[*callbacks, recorder],
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
 
-    # the test split is the validation data, so the last epoch's validation loss is the test loss
+    # the test split is read once, here, after training
+    test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
     predicted = np.argmax(model.predict(data.x_test, batch_size=batch_size, verbose=0), axis=1)
     report_args = dict(
         y_true=data.y_test,
@@ -152,7 +158,9 @@ def train(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         iterations=recorder.iterations,
         learning_rates=recorder.learning_rates,
-        test_loss=history.history["val_loss"][-1],
+        val_loss=float(history.history["val_loss"][-1]),
+        val_accuracy=float(history.history["val_accuracy"][-1]),
+        test_loss=float(test["loss"]),
         test_accuracy=float(np.mean(predicted == data.y_test)),
         report=classification_report(output_dict=True, **report_args),
         report_text=classification_report(**report_args),
@@ -163,32 +171,17 @@ def train(
             "epochs": epochs,
             "batch_size": batch_size,
             "dataset": data.name,
+            "data_source": getattr(data, "source", data.name),
             "train_examples": len(data.x_train),
+            "validation_examples": len(data.x_val),
+            "test_examples": len(data.x_test),
             "model": model.name,
             "optimizer": _describe(optimizer),
             "schedule_as": schedule_as,
             **(params or {}),
         },
     )
-    if output_dir is not None:
-        result.save(output_dir)
     return result
-
-
-def results_table(results, sort=True):
-    """A Markdown table of runs: test accuracy, final losses, LR at start and end, time."""
-    rows = sorted(results, key=lambda r: -r.test_accuracy) if sort else list(results)
-    lines = [
-        "| run | test accuracy | final train loss | final val loss | first LR | last LR | seconds |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.name} | {r.test_accuracy:.4f} | {r.history['loss'][-1]:.4f} | "
-            f"{r.history['val_loss'][-1]:.4f} | {r.learning_rates[0]:.3g} | {r.learning_rates[-1]:.3g} | "
-            f"{r.seconds:.1f} |"
-        )
-    return "\n".join(lines)
 
 
 def measure_applied_learning_rates(learning_rate, steps, steps_per_execution=1, callbacks=(), jit_compile="auto"):

@@ -36,9 +36,22 @@ def test_schedule_plot_and_history_figures():
     history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
     fig = plots.plot_history(history, title="t")
     assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
-    run = RunResult("r", history, [0, 1, 2], [0.1, 0.1, 0.05], 0.7, 0.7, {}, "", 1.0, 1, {})
-    fig = plots.plot_runs([run, run])
+    run = RunResult("r", history, [0, 1, 2], [0.1, 0.1, 0.05], 0.7, 0.7, 0.7, 0.7, {}, "", 1.0, 1, {})
+    fig = plots.plot_runs([run, run], loss_label="training loss (cross-entropy + L2 penalty)")
     assert len(fig.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in fig.axes)
+    assert fig.axes[1].get_ylabel() == "training loss (cross-entropy + L2 penalty)"
+
+
+def test_comparison_figure_draws_each_setting_with_its_interval():
+    from lrcourse import experiments
+    from test_experiments import fake_record
+
+    records = [fake_record(name, seed, val, val - 0.01) for name, base in (("a", 0.9), ("b", 0.8))
+               for seed, val in enumerate((base, base + 0.02, base - 0.01))]
+    fig = plots.plot_comparison(experiments.summarise(records), title="t")
+    val_ax, test_ax = fig.axes
+    assert [t.get_text() for t in val_ax.get_yticklabels()] == ["b", "a"]  # best at the top
+    assert len(val_ax.patches) == 2 and val_ax.patches[1].get_width() == pytest.approx(0.9033333)
 
 
 def test_save_writes_a_png(tmp_path):

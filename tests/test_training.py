@@ -69,8 +69,8 @@ def test_a_model_saved_mid_training_resumes_with_the_right_rate(tiny_data, tmp_p
 
 
 def test_record_is_written_and_read_back(tiny_data, tmp_path):
-    run = fit(tiny_data, learning_rate=0.05, epochs=1, name="constant", output_dir=tmp_path, params={"seed": 1})
-    path = tmp_path / "runs" / "constant.json"
+    run = fit(tiny_data, learning_rate=0.05, epochs=1, name="constant", params={"seed": 1})
+    path = run.save(tmp_path / "constant.json")
     stored = json.loads(path.read_text())
     assert stored["params"]["seed"] == 1 and stored["params"]["train_examples"] == 200
     assert stored["device"]["kind"] in ("CPU", "GPU")
@@ -79,13 +79,12 @@ def test_record_is_written_and_read_back(tiny_data, tmp_path):
     assert 0.0 <= run.test_accuracy <= 1.0 and "precision" in run.report_text
 
 
-def test_results_table_lists_runs_best_first(tiny_data):
-    a = fit(tiny_data, learning_rate=0.05, epochs=1, name="a")
-    b = fit(tiny_data, learning_rate=1e-6, epochs=1, name="b")
-    table = training.results_table([b, a])
-    assert table.splitlines()[0].startswith("| run |")
-    body = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
-    assert body == [r.name for r in sorted([a, b], key=lambda r: -r.test_accuracy)]
+def test_validation_is_watched_every_epoch_and_the_test_split_read_once(tiny_data):
+    run = fit(tiny_data, learning_rate=0.05, epochs=2)
+    assert run.val_accuracy == run.history["val_accuracy"][-1] and run.val_loss == run.history["val_loss"][-1]
+    assert run.report["accuracy"] == pytest.approx(run.test_accuracy)
+    assert sum(run.report[name]["support"] for name in tiny_data.class_names) == len(tiny_data.y_test)
+    assert run.params["validation_examples"] == len(tiny_data.x_val) and run.params["test_examples"] == len(tiny_data.x_test)
 
 
 def test_optimizer_and_learning_rate_are_exclusive(tiny_data):

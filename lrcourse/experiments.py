@@ -1,0 +1,312 @@
+"""Experiments a learner can trust: a run is a value, repeated over seeds, summarised honestly.
+
+* :class:`RunSpec` describes one training run completely (data, model, optimizer and schedule
+  as Keras configs, epochs, batch size, seed), so it can be stored, compared and run again.
+* :func:`run` executes a spec, checks that every learning rate the optimizer applied equals its
+  schedule, and returns the record (:class:`lrcourse.training.RunResult`).
+* :func:`compare` runs every spec once per seed and returns a pandas DataFrame: per spec the
+  mean, standard deviation and 95% confidence interval of validation and test accuracy and
+  loss, the time, the number of seeds, and whether the spec is distinguishable from the best.
+
+The best spec is the one with the highest mean **validation** accuracy: the test split plays
+no part in any choice. Whether another spec really differs from it is then asked of the
+**test** accuracies, which the choice never saw, with Welch's t-test (below).
+
+Records are JSON files in ``<output_dir>/runs/<name>-<hash>/seed-<seed>.json``: a readable name
+plus a short hash of the whole spec, so two settings never overwrite each other, and a re-run
+of a spec replaces that spec's records only.
+
+Statistics, with ``n`` seeds, mean ``m`` and sample standard deviation ``s``:
+
+* 95% confidence interval of the mean: ``m ± t(0.975, n - 1) * s / sqrt(n)`` (Student's t);
+* two specs ``a`` and ``b``: Welch's t-test, which does not assume equal spreads,
+  ``t = (m_a - m_b) / sqrt(s_a²/n_a + s_b²/n_b)`` with the Welch-Satterthwaite degrees of
+  freedom; "distinguishable" means the two-sided p-value is below 0.05. With 3 seeds a test
+  like this only finds large differences: "not distinguishable" means "not shown", not "equal".
+"""
+
+import copy
+import functools
+import hashlib
+import json
+import math
+import re
+import shutil
+import warnings
+from dataclasses import asdict, dataclass, replace
+
+import keras
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lrcourse import _checks, data, models, paths
+from lrcourse import callbacks as course_callbacks
+from lrcourse.schedules import LearningRateDecay
+from lrcourse.training import RunResult, train
+
+CONFIDENCE = 0.95
+METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one training run.
+
+    ``optimizer`` is a Keras optimizer or its config (``keras.saving.serialize_keras_object``);
+    it is stored as the config, with its learning-rate schedule inside. An epoch-based schedule
+    without ``steps_per_epoch`` gets it from the data when the run starts. ``callbacks`` are
+    extra Keras callbacks as ``{"class_name": ..., "config": {...}}`` (from ``keras.callbacks``
+    or ``lrcourse.callbacks``).
+
+    >>> spec = RunSpec("constant", keras.optimizers.SGD(0.05, momentum=0.9), model="small_cnn",
+    ...                dataset="digits", epochs=3, batch_size=32)
+    >>> spec.key()                                                      # doctest: +SKIP
+    'constant-1f0c2a9b'
+    """
+
+    name: str
+    optimizer: dict
+    model: str = "mnist_cnn"
+    dataset: str = "fashion_mnist_small"
+    subset: int = 0  # training examples drawn at random; 0 keeps them all
+    validation_size: float = 0.1
+    preprocessing: str = "scale"
+    augment: bool = False
+    epochs: int = 10
+    batch_size: int = 64
+    seed: int = 0  # initial weights and the order of the batches
+    data_seed: int = 0  # the validation split and the subset: the same for every seed
+    callbacks: tuple = ()
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name must be a non-empty text; got {self.name!r}")
+        if isinstance(self.optimizer, keras.optimizers.Optimizer):
+            object.__setattr__(self, "optimizer", keras.saving.serialize_keras_object(self.optimizer))
+        if not isinstance(self.optimizer, dict) or "config" not in self.optimizer:
+            raise ValueError(f"optimizer must be a Keras optimizer or its config; got {self.optimizer!r}")
+        # Keras numbers optimizer names (sgd, sgd_1, ...): drop the name so equal settings are equal specs
+        config = {k: v for k, v in self.optimizer["config"].items() if k != "name"}
+        object.__setattr__(self, "optimizer", {**self.optimizer, "config": config})
+        _checks.choice("model", self.model, tuple(models.MODELS))
+        _checks.choice("dataset", self.dataset, data.DATASETS)
+        for name in ("epochs", "batch_size"):
+            _checks.count(name, getattr(self, name))
+        for name in ("subset", "seed", "data_seed"):
+            _checks.count(name, getattr(self, name), minimum=0)
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+
+    def to_dict(self):
+        """The spec as plain JSON values."""
+        return {**asdict(self), "callbacks": list(self.callbacks)}
+
+    def key(self):
+        """``<name>-<hash>``: readable, and different for any two different specs of any seed."""
+        described = {k: v for k, v in self.to_dict().items() if k != "seed"}
+        digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{_slug(self.name)}-{digest[:8]}"
+
+    def record_path(self, output_dir):
+        return paths.resolve(output_dir) / "runs" / self.key() / f"seed-{self.seed}.json"
+
+
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
+@functools.lru_cache(maxsize=8)
+def _load_data(name, subset, validation_size, preprocessing, seed):
+    return data.load(name, subset=subset or None, validation_size=validation_size, preprocessing=preprocessing,
+                     seed=seed)
+
+
+def load_data(spec):
+    """The spec's data set (loaded once per setting and kept in memory)."""
+    return _load_data(spec.dataset, spec.subset, spec.validation_size, spec.preprocessing, spec.data_seed)
+
+
+def build_optimizer(spec, steps_per_epoch):
+    """A new optimizer from the spec's config; an epoch-based schedule learns ``steps_per_epoch``."""
+    optimizer = keras.saving.deserialize_keras_object(copy.deepcopy(spec.optimizer))  # Keras edits the config
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, LearningRateDecay) and schedule.steps_per_epoch is None:
+        config = {**optimizer.get_config(), "learning_rate": schedule.with_steps_per_epoch(steps_per_epoch)}
+        optimizer = type(optimizer).from_config(config)
+    return optimizer
+
+
+def planned_learning_rate(optimizer, iterations):
+    """The rate the optimizer's schedule (or its constant rate) gives at each update in ``iterations``."""
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return np.asarray(schedule(np.asarray(iterations)), dtype="float64") * np.ones(len(iterations))
+    return np.full(len(iterations), float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+
+
+def _build_callback(config):
+    name = config["class_name"]
+    cls = getattr(course_callbacks, name, None) or getattr(keras.callbacks, name, None)
+    if cls is None:
+        raise ValueError(f"unknown callback {name!r}: use a class of keras.callbacks or lrcourse.callbacks")
+    return cls(**config.get("config", {}))
+
+
+def run(spec, output_dir=None):
+    """Train the run ``spec`` describes and return its record; write it under ``output_dir`` if given.
+
+    Raises ``RuntimeError`` if any applied learning rate differs from the schedule's value at
+    that update (not checked when the spec has callbacks, which may set the rate themselves).
+    """
+    dataset = load_data(spec)
+    steps_per_epoch = math.ceil(len(dataset.x_train) / spec.batch_size)
+    optimizer = build_optimizer(spec, steps_per_epoch)
+    keras.utils.set_random_seed(spec.seed)
+    model = models.build(spec.model, dataset.input_shape, dataset.num_classes)
+    if spec.augment:
+        model = models.with_augmentation(model, seed=spec.seed)
+    result = train(model, dataset, epochs=spec.epochs, batch_size=spec.batch_size, optimizer=optimizer,
+                   name=spec.name, callbacks=[_build_callback(c) for c in spec.callbacks],
+                   params={"spec": spec.to_dict(), "key": spec.key()})
+    if not spec.callbacks:
+        expected = planned_learning_rate(optimizer, result.iterations)
+        if not np.allclose(result.learning_rates, expected, rtol=1e-5, atol=0):
+            worst = int(np.argmax(np.abs(np.asarray(result.learning_rates) - expected)))
+            raise RuntimeError(
+                f"run {spec.name!r} applied learning rate {result.learning_rates[worst]:.6g} at update "
+                f"{result.iterations[worst]}, but its schedule gives {expected[worst]:.6g} there")
+    if output_dir is not None:
+        result.save(spec.record_path(output_dir))
+    return result
+
+
+def run_seeds(specs, seeds, output_dir=None, verbose=True):
+    """Run every spec once per seed; returns the records, grouped by spec in the given order.
+
+    Each spec's earlier records in ``output_dir`` are removed first (a re-run replaces its own
+    records and nobody else's). Names must be unique.
+    """
+    specs, seeds = list(specs), [_checks.count("seed", s, minimum=0) for s in seeds]
+    if not specs or not seeds:
+        raise ValueError("compare needs at least one spec and one seed")
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"spec names must be unique, to label the results; got {names}")
+    records = []
+    for spec in specs:
+        if output_dir is not None:
+            shutil.rmtree(spec.record_path(output_dir).parent, ignore_errors=True)
+        for seed in seeds:
+            record = run(replace(spec, seed=seed), output_dir)
+            if verbose:
+                print(f"{spec.name:>14} seed {seed}: validation accuracy {record.val_accuracy:.4f} "
+                      f"({record.seconds:.0f} s)", flush=True)
+            records.append(record)
+    return records
+
+
+def compare(specs, seeds=(0, 1, 2), output_dir=None, verbose=True):
+    """Run each spec once per seed and summarise: see :func:`summarise`."""
+    return summarise(run_seeds(specs, seeds, output_dir, verbose))
+
+
+def confidence_interval(values, confidence=CONFIDENCE):
+    """``(low, high)`` of the t-based interval for the mean of ``values``; NaNs for one value.
+
+    >>> [round(v, 4) for v in confidence_interval([1, 2, 3, 4, 5])]
+    [1.0368, 4.9632]
+    """
+    values = np.asarray(values, dtype="float64")
+    if len(values) < 2:
+        return math.nan, math.nan
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def welch_p_value(a, b):
+    """Two-sided p-value of Welch's t-test that ``a`` and ``b`` have the same mean.
+
+    Two groups without any spread are the same (p = 1) if their values agree, else
+    certainly different (p = 0); fewer than two values in a group give NaN.
+
+    >>> round(welch_p_value([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), 4)
+    0.0805
+    """
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    if a.std() == 0 and b.std() == 0:
+        return 1.0 if a.mean() == b.mean() else 0.0
+    with warnings.catch_warnings():  # scipy warns when the values are nearly equal; the answer is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def runs_table(records):
+    """One row per run: name, seed, validation and test metrics, seconds, and where the record is."""
+    return pd.DataFrame([{
+        "run": r.name,
+        "seed": r.params["spec"]["seed"],
+        **{metric: getattr(r, metric) for metric in METRICS},
+        "seconds": r.seconds,
+        "record": f"runs/{r.params['key']}/seed-{r.params['spec']['seed']}.json",
+    } for r in records])
+
+
+def summarise(records, alpha=0.05):
+    """Per spec (in first-seen order): mean, std and 95% CI of each metric, and the test against the best.
+
+    Columns: ``seeds``; ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` for validation and test
+    accuracy and loss; ``seconds`` (mean per run); ``best`` (highest mean validation accuracy);
+    ``p_vs_best`` (Welch's test on test accuracy against the best; NaN for the best itself);
+    ``distinguishable`` (``p_vs_best < alpha``).
+    """
+    runs = runs_table(records)
+    rows = {}
+    for name, group in runs.groupby("run", sort=False):
+        row = {"seeds": len(group)}
+        for metric in METRICS:
+            values = group[metric].to_numpy()
+            low, high = confidence_interval(values)
+            row.update({f"{metric}_mean": values.mean(), f"{metric}_std": values.std(ddof=1) if len(values) > 1
+                        else math.nan, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        row["seconds"] = group["seconds"].mean()
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "run"
+    best = table["val_accuracy_mean"].idxmax()
+    best_test = runs.loc[runs["run"] == best, "test_accuracy"]
+    table["best"] = table.index == best
+    table["p_vs_best"] = [math.nan if name == best else
+                          welch_p_value(runs.loc[runs["run"] == name, "test_accuracy"], best_test)
+                          for name in table.index]
+    table["distinguishable"] = table["p_vs_best"] < alpha
+    return table
+
+
+def _mean_ci(table, metric, digits):
+    mean, low, high = table[f"{metric}_mean"], table[f"{metric}_ci_low"], table[f"{metric}_ci_high"]
+    return [f"{m:.{digits}f} ± {(h - l) / 2:.{digits}f}" if not math.isnan(l) else f"{m:.{digits}f}"
+            for m, l, h in zip(mean, low, high)]
+
+
+def readable(table, digits=3):
+    """The summary as a table to show learners: mean ± half-width of the 95% CI, best first."""
+    verdict = ["best (chosen on validation)" if best else
+               ("different from the best" if dist else "not distinguishable from the best")
+               + (f" (p = {p:.2g})" if not math.isnan(p) else "")
+               for best, dist, p in zip(table["best"], table["distinguishable"], table["p_vs_best"])]
+    shown = pd.DataFrame({
+        "validation accuracy": _mean_ci(table, "val_accuracy", digits),
+        "test accuracy": _mean_ci(table, "test_accuracy", digits),
+        "test loss": _mean_ci(table, "test_loss", digits),
+        "seeds": table["seeds"],
+        "seconds per run": table["seconds"].round(1),
+        "against the best": verdict,
+    }, index=table.index)
+    return shown.loc[table["val_accuracy_mean"].sort_values(ascending=False).index]
+
+
+def records_for(specs, seeds, output_dir):
+    """Read back the records that :func:`run_seeds` wrote for these specs and seeds."""
+    return [RunResult.load(replace(spec, seed=seed).record_path(output_dir)) for spec in specs for seed in seeds]

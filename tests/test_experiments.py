@@ -1,0 +1,153 @@
+"""The run layer: specs as values, records that never collide, and statistics with known answers."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+from lrcourse import experiments
+from lrcourse.experiments import RunSpec
+from lrcourse.schedules import StepDecay
+from lrcourse.training import RunResult
+
+
+def tiny_spec(name="constant", learning_rate=0.05, **kwargs):
+    kwargs = {"model": "small_cnn", "dataset": "digits", "subset": 128, "epochs": 2, "batch_size": 32, **kwargs}
+    return RunSpec(name, keras.optimizers.SGD(learning_rate, momentum=0.9), **kwargs)
+
+
+def fake_record(name, seed, val_accuracy, test_accuracy, loss=0.5):
+    spec = tiny_spec(name, seed=seed)
+    return RunResult(name=name, history={}, iterations=[], learning_rates=[], val_loss=loss,
+                     val_accuracy=val_accuracy, test_loss=loss, test_accuracy=test_accuracy, report={},
+                     report_text="", seconds=1.0, steps_per_epoch=1, device={},
+                     params={"spec": spec.to_dict(), "key": spec.key()})
+
+
+# --- statistics on numbers with a known answer ---------------------------------------------------
+
+
+def test_confidence_interval_is_mean_plus_minus_t_times_standard_error():
+    # mean 3, s = sqrt(2.5), n = 5, t(0.975, 4) = 2.7764451: half-width 1.9632
+    low, high = experiments.confidence_interval([1, 2, 3, 4, 5])
+    assert (low, high) == pytest.approx((3 - 1.963243, 3 + 1.963243), abs=1e-6)
+    assert all(math.isnan(v) for v in experiments.confidence_interval([0.9]))
+
+
+def test_welch_p_value_matches_the_hand_computation():
+    # equal spreads: t = (3 - 5) / sqrt(2.5/5 + 2.5/5) = -2 with 8 degrees of freedom
+    assert experiments.welch_p_value([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]) == pytest.approx(2 * stats.t.sf(2, 8))
+    # unequal spreads and sizes: the Welch-Satterthwaite degrees of freedom, written out
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0, 40.0])
+    va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 4
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    assert experiments.welch_p_value(a, b) == pytest.approx(2 * stats.t.sf(abs(t), dof))
+
+
+def test_welch_p_value_without_spread_and_with_too_few_values():
+    assert experiments.welch_p_value([0.9, 0.9], [0.9, 0.9]) == 1.0
+    assert experiments.welch_p_value([0.9, 0.9], [0.8, 0.8]) == 0.0
+    assert math.isnan(experiments.welch_p_value([0.9], [0.8, 0.7]))
+
+
+def test_summary_picks_the_best_on_validation_and_tests_the_others_on_test_data():
+    records = [
+        # "a" has the best validation accuracy, "b" the best test accuracy: "a" is the choice
+        *(fake_record("a", s, val, test) for s, val, test in [(0, 0.95, 0.90), (1, 0.96, 0.91), (2, 0.94, 0.92)]),
+        *(fake_record("b", s, val, test) for s, val, test in [(0, 0.93, 0.93), (1, 0.92, 0.92), (2, 0.91, 0.94)]),
+        *(fake_record("c", s, val, test) for s, val, test in [(0, 0.50, 0.50), (1, 0.52, 0.51), (2, 0.51, 0.52)]),
+    ]
+    table = experiments.summarise(records)
+    assert list(table.index) == ["a", "b", "c"]
+    assert table.loc["a", "best"] and not table.loc["b", "best"]
+    assert table.loc["a", "seeds"] == 3
+    assert table.loc["a", "test_accuracy_mean"] == pytest.approx(0.91)
+    low, high = experiments.confidence_interval([0.90, 0.91, 0.92])
+    assert (table.loc["a", "test_accuracy_ci_low"], table.loc["a", "test_accuracy_ci_high"]) == pytest.approx((low, high))
+    assert math.isnan(table.loc["a", "p_vs_best"])
+    assert table.loc["b", "p_vs_best"] == pytest.approx(experiments.welch_p_value([0.93, 0.92, 0.94], [0.90, 0.91, 0.92]))
+    assert not table.loc["b", "distinguishable"]  # 2 points apart with this spread: not shown
+    assert table.loc["c", "distinguishable"]  # 40 points apart: real
+    shown = experiments.readable(table)
+    assert list(shown.index) == ["a", "b", "c"]
+    assert shown.loc["a", "test accuracy"] == "0.910 ± 0.025"
+    assert shown.loc["a", "against the best"].startswith("best")
+    assert shown.loc["b", "against the best"].startswith("not distinguishable")
+
+
+# --- specs and their records --------------------------------------------------------------------
+
+
+def test_a_spec_stores_the_optimizer_and_its_schedule_as_keras_configs():
+    spec = RunSpec("step", keras.optimizers.SGD(StepDecay(0.1, 0.5, 2)), dataset="digits")
+    assert spec.optimizer["class_name"] == "SGD"
+    assert spec.optimizer["config"]["learning_rate"]["class_name"] == "StepDecay"
+    json.dumps(spec.to_dict())  # a value that can be written down
+
+
+def test_keys_are_readable_and_differ_for_any_change_but_not_for_the_seed():
+    base = tiny_spec("Step decay, 0.1")
+    assert base.key().startswith("step-decay-0-1-")
+    assert tiny_spec("Step decay, 0.1", seed=5).key() == base.key()
+    assert len({base.key(), tiny_spec("Step decay, 0.1", epochs=3).key(), tiny_spec("Step decay, 0.1", 0.01).key(),
+                tiny_spec("Step decay, 0.1", batch_size=16).key()}) == 4
+    assert base.record_path("out") != tiny_spec("Step decay, 0.1", seed=5).record_path("out")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": "vgg"}, "model must be one of"),
+    ({"dataset": "imagenet"}, "dataset must be one of"),
+    ({"epochs": 0}, "epochs must be a whole number >= 1"),
+    ({"seed": -1}, "seed must be a whole number >= 0"),
+    ({"name": ""}, "name must be a non-empty text"),
+])
+def test_a_bad_spec_is_refused_with_a_message_naming_the_field(change, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_spec(**change) if "name" not in change else tiny_spec(change["name"])
+
+
+def test_run_fills_steps_per_epoch_checks_the_applied_rates_and_writes_its_record(tmp_path):
+    spec = RunSpec("step", keras.optimizers.SGD(StepDecay(0.1, 0.5, 1)), model="small_cnn", dataset="digits",
+                   subset=128, epochs=2, batch_size=32)
+    record = experiments.run(spec, tmp_path)
+    assert record.steps_per_epoch == 4
+    np.testing.assert_allclose(record.learning_rates, [0.05] * 4 + [0.025] * 4, rtol=1e-6)
+    stored = RunResult.load(tmp_path / "runs" / spec.key() / "seed-0.json")
+    assert stored.params["spec"] == spec.to_dict()
+    assert 0 <= stored.val_accuracy <= 1 and 0 <= stored.test_accuracy <= 1
+
+
+def test_run_refuses_a_run_whose_applied_rates_differ_from_the_schedule(monkeypatch):
+    monkeypatch.setattr(experiments, "planned_learning_rate", lambda optimizer, iterations: np.full(len(iterations), 1.0))
+    with pytest.raises(RuntimeError, match="applied learning rate 0.05 at update 0, but its schedule gives 1"):
+        experiments.run(tiny_spec(epochs=1))
+
+
+def test_compare_repeats_over_seeds_and_a_rerun_replaces_only_its_own_records(tmp_path):
+    specs = [tiny_spec("fast", 0.05), tiny_spec("slow", 0.001)]
+    table = experiments.compare(specs, seeds=[0, 1], output_dir=tmp_path, verbose=False)
+    assert list(table.index) == ["fast", "slow"] and list(table["seeds"]) == [2, 2]
+    fast_dir = tmp_path / "runs" / specs[0].key()
+    assert sorted(p.name for p in fast_dir.iterdir()) == ["seed-0.json", "seed-1.json"]
+
+    experiments.compare(specs[:1], seeds=[3], output_dir=tmp_path, verbose=False)
+    assert sorted(p.name for p in fast_dir.iterdir()) == ["seed-3.json"]  # no stale seeds beside the new one
+    assert len(list((tmp_path / "runs" / specs[1].key()).iterdir())) == 2  # the other spec's records are kept
+    again = experiments.records_for(specs[:1], [3], tmp_path)[0]
+    assert again.name == "fast" and again.params["spec"]["seed"] == 3
+
+
+def test_the_same_seed_gives_the_same_numbers():
+    first, second = (experiments.run(tiny_spec(epochs=1, seed=4)) for _ in range(2))
+    assert first.val_accuracy == second.val_accuracy and first.history == second.history
+
+
+def test_compare_refuses_duplicate_names_and_empty_seed_lists():
+    with pytest.raises(ValueError, match="spec names must be unique"):
+        experiments.compare([tiny_spec("a"), tiny_spec("a", 0.01)], seeds=[0])
+    with pytest.raises(ValueError, match="at least one spec and one seed"):
+        experiments.compare([tiny_spec()], seeds=[])
