@@ -4,7 +4,10 @@ A lesson declares its knobs in a cell tagged ``parameters``. :func:`run_lesson` 
 the lesson does not declare (papermill itself only warns), injects the values, executes the
 notebook in its own folder and writes ``<output>/<lesson>/<lesson>.ipynb`` beside the run's JSON
 records (``runs/``) and figures (``figures/``). A run that fails keeps its partial notebook and
-says which cell failed; the other lessons of the batch still run.
+says which cell failed; the other lessons of the batch still run. Values are checked against the
+declared types before anything runs (an int given for a float becomes a float), and the output
+folder is passed to the lesson relative to the repository, so executed notebooks carry no
+absolute paths of this machine.
 """
 
 import time
@@ -15,7 +18,8 @@ import yaml
 
 from lrcourse import paths
 
-BASIC_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+BASIC_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+EXAMPLES = {"list": "a list, such as [{value}]", "dict": "a mapping, such as {{name: {value}}}"}
 
 
 def notebook_parameters(notebook):
@@ -43,7 +47,11 @@ def format_parameters(notebook):
 def read_params_file(path):
     """A YAML mapping of parameter names to values (``notebooks/params/NN_ci.yaml``)."""
     path = paths.resolve(path)
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{paths.display(path)}{_where(error)}: not valid YAML ({_problem(error)}); "
+                         f"correct it there (a list is written [a, b]; quote text that holds ': ')") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a mapping of parameter names to values; got {type(values).__name__}")
     return {name: _with_numbers(value) for name, value in values.items()}
@@ -67,14 +75,34 @@ def _with_numbers(value):
     return value
 
 
-def parse_value(text):
+def parse_value(text, name="value"):
     """A command-line value: a number if it reads as one, else YAML (``true``, ``[1e-3, 1e-2]``, text)."""
     value = _number_or_text(text)
-    return _with_numbers(yaml.safe_load(text)) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    try:
+        return _with_numbers(yaml.safe_load(text))
+    except yaml.YAMLError as error:
+        raise ValueError(f"-p {name} {text!r}{_where(error)}: not valid YAML ({_problem(error)}); "
+                         f"write a list as [a, b], or quote text: -p {name} \"'{text}'\"") from None
+
+
+def _where(error):
+    mark = getattr(error, "problem_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def _problem(error):
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    start = getattr(error, "context_mark", None)
+    return problem + (f", in what starts at line {start.line + 1}, column {start.column + 1}" if start else "")
 
 
 def check_parameters(notebook, values):
-    """Refuse names the lesson does not declare, and values of the wrong basic type."""
+    """Refuse names the lesson does not declare and values of the wrong declared type.
+
+    Returns the values to inject, with an int given for a float turned into that float.
+    """
     declared = notebook_parameters(notebook)
     unknown = sorted(set(values) - set(declared))
     if unknown:
@@ -82,13 +110,18 @@ def check_parameters(notebook, values):
             f"{Path(notebook).name} has no parameter {', '.join(map(repr, unknown))}. "
             f"It declares: {', '.join(declared)} (see `lrcourse params {notebook}`)"
         )
+    checked = {}
     for name, value in values.items():
-        expected = BASIC_TYPES.get(declared[name]["type"])
+        kind = declared[name]["type"]
+        expected = BASIC_TYPES.get(kind)
         if expected and (not isinstance(value, expected) or (bool not in expected and isinstance(value, bool))):
+            fix = f"; write {EXAMPLES[kind].format(value=value)}" if kind in EXAMPLES else ""
             raise ValueError(
-                f"parameter {name!r} of {Path(notebook).name} is declared {declared[name]['type']}; "
-                f"got {value!r} ({type(value).__name__})"
+                f"parameter {name!r} of {Path(notebook).name} is declared {kind}; "
+                f"got {value!r} ({type(value).__name__}){fix}"
             )
+        checked[name] = float(value) if kind == "float" else value
+    return checked
 
 
 @dataclass
@@ -105,18 +138,23 @@ class LessonRun:
         return not self.error
 
 
+def executed_path(notebook, output="build"):
+    """Where :func:`run_lesson` writes the executed copy of ``notebook``."""
+    notebook = paths.resolve(notebook)
+    return paths.resolve(output) / notebook.stem / notebook.name
+
+
 def run_lesson(notebook, parameters=None, output="build", kernel_name="python3"):
     """Execute one lesson with papermill into ``<output>/<lesson name>/``; returns a :class:`LessonRun`."""
     import papermill
 
     notebook = paths.resolve(notebook)
-    parameters = dict(parameters or {})
-    check_parameters(notebook, parameters)
-    run_dir = paths.resolve(output) / notebook.stem
+    parameters = check_parameters(notebook, parameters or {})
+    output_notebook = executed_path(notebook, output)
+    run_dir = output_notebook.parent
     run_dir.mkdir(parents=True, exist_ok=True)
     if "output_dir" in notebook_parameters(notebook):
-        parameters.setdefault("output_dir", str(run_dir))
-    output_notebook = run_dir / notebook.name
+        parameters.setdefault("output_dir", paths.display(run_dir))
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -126,6 +164,7 @@ def run_lesson(notebook, parameters=None, output="build", kernel_name="python3")
             cwd=str(notebook.parent),
             kernel_name=kernel_name,
             progress_bar=False,
+            shutdown_kernel="immediate",
         )
     except papermill.PapermillExecutionError as error:
         message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"

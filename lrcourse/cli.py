@@ -2,12 +2,14 @@
 
     lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR]
     lrcourse params NOTEBOOK
+
+Exit status: 0 when every lesson ran, 1 when one failed, 2 for refused input, 130 on Ctrl-C.
 """
 
 import argparse
 import sys
 
-from lrcourse import batch
+from lrcourse import batch, paths
 
 
 def _parser():
@@ -34,25 +36,40 @@ def main(argv=None):
         values = {}
         for path in args.parameters_file:
             values.update(batch.read_params_file(path))
-        values.update({name: batch.parse_value(value) for name, value in args.parameter})
+        values.update({name: batch.parse_value(value, name) for name, value in args.parameter})
         for notebook in args.notebooks:  # check every lesson before running any
             batch.check_parameters(notebook, values)
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
 
-    failed = 0
+    failed, finished = 0, []
     for notebook in args.notebooks:
         print(f"running {notebook} ...", flush=True)
-        result = batch.run_lesson(notebook, values, output=args.output)
+        try:
+            result = batch.run_lesson(notebook, values, output=args.output)
+        except KeyboardInterrupt:
+            print(_interrupted(notebook, args.output, finished), file=sys.stderr)
+            return 130
+        finished.append(result)
+        where = paths.display(result.output_notebook)
         if result.ok:
-            print(f"  done in {result.seconds:.0f} s -> {result.output_notebook}", flush=True)
+            print(f"  done in {result.seconds:.0f} s -> {where}", flush=True)
         else:
             failed += 1
-            print(f"  FAILED after {result.seconds:.0f} s: {result.error}\n"
-                  f"  partial notebook kept at {result.output_notebook}", flush=True)
+            print(f"  FAILED after {result.seconds:.0f} s: {result.error}\n  partial notebook kept at {where}", flush=True)
     print(f"{len(args.notebooks) - failed} of {len(args.notebooks)} lessons ran")
     return 1 if failed else 0
+
+
+def _interrupted(notebook, output, finished):
+    """One line saying what a Ctrl-C kept: the finished lessons' notebooks and the partial one."""
+    partial = batch.executed_path(notebook, output)
+    kept = (f"its partial notebook is at {paths.display(partial)}" if partial.exists()
+            else "it had written no notebook yet")
+    done = "; ".join(f"{r.notebook.name} {'ran' if r.ok else 'FAILED'} -> {paths.display(r.output_notebook)}"
+                     for r in finished)
+    return f"lrcourse: interrupted while running {notebook}: {kept}; finished before it: {done or 'none'}"
 
 
 if __name__ == "__main__":

@@ -20,3 +20,10 @@ def resolve(path):
     """An absolute path for ``path``: relative paths start at the repository root (or cwd)."""
     path = Path(path)
     return path if path.is_absolute() else (repo_root() or Path.cwd()) / path
+
+
+def display(path):
+    """``path`` as a notebook should print it: relative to the repository root when inside it."""
+    path = resolve(path)
+    root = repo_root() or Path.cwd()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

@@ -11,13 +11,15 @@ from lrcourse import batch, cli
 PARAMETERS = '''
 count: int = 2  # how many lines to write
 label: str = "demo"  # written into the record
+rate: float = 0.5  # a float, to check that an int given for it arrives as a float
+names: list = ["a", "b"]  # a list
 output_dir: str = "unused"  # set by the runner
 '''
 WORK = '''
 import json, pathlib
 out = pathlib.Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
-(out / "record.json").write_text(json.dumps({"count": count, "label": label}))
+(out / "record.json").write_text(json.dumps({"count": count, "label": label, "rate": repr(rate)}))
 '''
 FAIL = '''
 if count == 3:
@@ -50,7 +52,7 @@ def test_run_keeps_the_executed_notebook_and_the_records(lesson, tmp_path, capsy
     code = cli.main(["run", str(lesson), "-f", str(params_file), "-p", "label", "from-cli", "--output", str(tmp_path / "out")])
     assert code == 0, capsys.readouterr()
     run_dir = tmp_path / "out" / "demo"
-    assert json.loads((run_dir / "record.json").read_text()) == {"count": 5, "label": "from-cli"}
+    assert json.loads((run_dir / "record.json").read_text()) == {"count": 5, "label": "from-cli", "rate": "0.5"}
     executed = nbformat.read(run_dir / "demo.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
@@ -59,7 +61,7 @@ def test_unknown_parameter_is_refused_before_anything_runs(lesson, tmp_path, cap
     code = cli.main(["run", str(lesson), "-p", "epochs", "3", "--output", str(tmp_path / "out")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "no parameter 'epochs'" in err and "count, label, output_dir" in err
+    assert "no parameter 'epochs'" in err and "count, label, rate, names, output_dir" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -109,3 +111,82 @@ def test_a_missing_notebook_is_named(tmp_path, capsys):
     missing_params = tmp_path / "missing.yaml"
     assert cli.main(["run", str(tmp_path / "nope.ipynb"), "-f", str(missing_params)]) == 2
     assert "missing.yaml" in capsys.readouterr().err
+
+
+def test_text_given_for_a_list_is_refused_before_anything_runs(lesson, tmp_path, capsys):
+    assert cli.main(["run", str(lesson), "-p", "names", "step", "--output", str(tmp_path / "out")]) == 2
+    assert "declared list; got 'step' (str); write a list, such as [step]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="declared list"):
+        batch.check_parameters(lesson, {"names": {"a": 1}})
+
+
+def test_an_int_given_for_a_float_arrives_as_a_float(lesson, tmp_path, capsys):
+    params_file = tmp_path / "p.yaml"
+    params_file.write_text("rate: 2\n")
+    assert batch.check_parameters(lesson, {"rate": 1, "count": 4}) == {"rate": 1.0, "count": 4}
+    for args, rate in ((["-p", "rate", "1"], "1.0"), (["-f", str(params_file)], "2.0")):
+        assert cli.main(["run", str(lesson), *args, "--output", str(tmp_path / "out")]) == 0, capsys.readouterr()
+        assert json.loads((tmp_path / "out" / "demo" / "record.json").read_text())["rate"] == rate
+
+
+def test_a_yaml_error_names_the_file_line_and_column(lesson, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("count: 3\nnames: [a, b\n")
+    assert cli.main(["run", str(lesson), "-f", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"lrcourse: error: {bad}, line 3, column 1: not valid YAML")
+    assert "starts at line 2, column 8" in err
+
+
+def test_a_yaml_error_in_a_command_line_value_is_one_line(lesson, capsys):
+    assert cli.main(["run", str(lesson), "-p", "label", "a: b: c"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-p label 'a: b: c', line 1, column 5: not valid YAML" in err
+    assert "quote text: -p label \"'a: b: c'\"" in err
+
+
+def fake_papermill(interrupt_on):
+    """A stand-in for papermill.execute_notebook: writes the output notebook, and raises
+    KeyboardInterrupt (as Ctrl-C does) while running ``interrupt_on``."""
+    def execute_notebook(input_path, output_path, parameters=None, **kwargs):
+        nbformat.write(nbformat.read(input_path, as_version=4), output_path)
+        if input_path.endswith(interrupt_on):
+            raise KeyboardInterrupt
+    return execute_notebook
+
+
+def test_ctrl_c_says_in_one_line_what_was_kept(lesson, tmp_path, capsys, monkeypatch):
+    import papermill
+
+    good = write_notebook(tmp_path / "good.ipynb", WORK)
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill("demo.ipynb"))
+    code = cli.main(["run", str(good), str(lesson), str(good), "--output", str(tmp_path / "out")])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"interrupted while running {lesson}: its partial notebook is at {tmp_path}/out/demo/demo.ipynb" in err
+    assert f"finished before it: good.ipynb ran -> {tmp_path}/out/good/good.ipynb" in err
+
+
+def test_ctrl_c_before_anything_was_written(lesson, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "run_lesson", interrupted)
+    assert cli.main(["run", str(lesson), "--output", str(tmp_path / "out")]) == 130
+    assert "it had written no notebook yet; finished before it: none" in capsys.readouterr().err
+
+
+def test_the_output_folder_is_injected_relative_to_the_repository(lesson, tmp_path, monkeypatch):
+    import papermill
+
+    from lrcourse import paths
+
+    seen = {}
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *args, parameters, **kw: seen.update(parameters))
+    assert batch.run_lesson(lesson, output="build").ok
+    assert seen["output_dir"] == "build/demo"
+    assert paths.display(tmp_path / "build" / "x.png") == "build/x.png"
+    assert paths.display("/elsewhere/x.png") == "/elsewhere/x.png"
