@@ -12,6 +12,9 @@ Modules, one idea each:
 * ``exercises``: self-checking answers
 * ``batch`` and ``cli``: run lessons in batch with papermill
 * ``device`` and ``paths``: where a run computes and where it writes
+* ``quiet``: keep TensorFlow's log lines out of the lessons (:func:`quiet_tensorflow`)
 """
+
+from lrcourse.quiet import quiet_tensorflow  # noqa: F401  (standard library only: cheap to import)
 
 __version__ = "0.1.0"

@@ -164,7 +164,8 @@ def run_lesson(notebook, parameters=None, output="build", kernel_name="python3")
             cwd=str(notebook.parent),
             kernel_name=kernel_name,
             progress_bar=False,
-            shutdown_kernel="immediate",
+            shutdown_kernel="immediate",  # on Ctrl-C too, without a traceback from the kernel
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],  # C-level log to the terminal
         )
     except papermill.PapermillExecutionError as error:
         message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"
