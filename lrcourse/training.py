@@ -85,6 +85,12 @@ def make_optimizer(name, learning_rate, momentum=0.9):
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
 
 
+def is_compiled_with(model, optimizer):
+    """Whether ``model`` is compiled with ``optimizer`` (or a loss-scaling wrapper of it)."""
+    compiled = getattr(model, "optimizer", None)
+    return getattr(model, "compiled", False) and getattr(compiled, "inner_optimizer", compiled) is optimizer
+
+
 def train(
     model,
     data,
@@ -107,7 +113,8 @@ def train(
         schedule_as: ``"optimizer"`` evaluates the schedule inside the compiled step at every
             update; ``"callback"`` sets it once per epoch with a ``LearningRateScheduler``.
         optimizer: a ready optimizer to use instead of SGD(learning_rate, momentum); then
-            ``learning_rate`` must be left out.
+            ``learning_rate`` must be left out. A model already compiled with this optimizer is
+            trained as it is, with its compiled step.
         params: extra values to store in the record, such as the run's specification.
 
     Save the returned record with ``result.save(path)``; :mod:`lrcourse.experiments` names the
@@ -127,7 +134,8 @@ def train(
     if optimizer is None:
         optimizer = make_optimizer("sgd", learning_rate, momentum)
 
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if not is_compiled_with(model, optimizer):  # compiling again would trace the training step again
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     recorder = LearningRateRecorder()
     start = time.perf_counter()
     history = model.fit(

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -151,3 +152,13 @@ def test_compare_refuses_duplicate_names_and_empty_seed_lists():
         experiments.compare([tiny_spec("a"), tiny_spec("a", 0.01)], seeds=[0])
     with pytest.raises(ValueError, match="at least one spec and one seed"):
         experiments.compare([tiny_spec()], seeds=[])
+
+
+def test_a_runner_reused_for_the_next_seed_trains_exactly_like_a_fresh_build():
+    spec = tiny_spec("step", StepDecay(0.1, 0.5, 1), model="resnet_small", epochs=2)
+    runner = experiments.Runner(spec)
+    runner.run(0)
+    reused = runner.run(1)
+    fresh = experiments.run(replace(spec, seed=1))
+    assert reused.history == fresh.history and reused.test_accuracy == fresh.test_accuracy
+    assert reused.learning_rates == fresh.learning_rates and reused.iterations == fresh.iterations
