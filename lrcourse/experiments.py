@@ -91,18 +91,23 @@ class RunSpec:
         object.__setattr__(self, "optimizer", {**self.optimizer, "config": config})
         _checks.choice("model", self.model, tuple(models.MODELS))
         _checks.choice("dataset", self.dataset, data.DATASETS)
+        _checks.choice("preprocessing", self.preprocessing, data.PREPROCESSING)
+        if not isinstance(self.validation_size, float) or not 0 < self.validation_size <= 0.5:
+            raise ValueError(f"validation_size must be a fraction in (0, 0.5]; got {self.validation_size!r}")
         for name in ("epochs", "batch_size"):
             _checks.count(name, getattr(self, name))
         for name in ("subset", "seed", "data_seed"):
             _checks.count(name, getattr(self, name), minimum=0)
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
+        for config in self.callbacks:
+            _callback_class(config)
 
     def to_dict(self):
         """The spec as plain JSON values."""
         return {**asdict(self), "callbacks": list(self.callbacks)}
 
     def key(self):
-        """``<name>-<hash>``: readable, and different for any two different specs of any seed."""
+        """``<name>-<hash>``: the same for every seed of a spec, different when anything else changes."""
         described = {k: v for k, v in self.to_dict().items() if k != "seed"}
         digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
         return f"{_slug(self.name)}-{digest[:8]}"
@@ -115,7 +120,7 @@ def _slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def _load_data(name, subset, validation_size, preprocessing, seed):
     return data.load(name, subset=subset or None, validation_size=validation_size, preprocessing=preprocessing,
                      seed=seed)
@@ -136,20 +141,27 @@ def build_optimizer(spec, steps_per_epoch):
     return optimizer
 
 
-def planned_learning_rate(optimizer, iterations):
-    """The rate the optimizer's schedule (or its constant rate) gives at each update in ``iterations``."""
-    schedule = optimizer._learning_rate
+def planned_learning_rate(spec, steps_per_epoch, iterations):
+    """The rate the spec's schedule gives at each update in ``iterations``, worked out apart from
+    the run: from a schedule rebuilt from the spec's config, evaluated with NumPy in float64."""
+    schedule = build_optimizer(spec, steps_per_epoch)._learning_rate
+    iterations = np.asarray(iterations, dtype="int64")
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        return np.asarray(schedule(np.asarray(iterations)), dtype="float64") * np.ones(len(iterations))
-    return np.full(len(iterations), float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+        return np.asarray(schedule(iterations), dtype="float64") * np.ones(len(iterations))
+    return np.full(len(iterations), float(spec.optimizer["config"]["learning_rate"]))
+
+
+def _callback_class(config):
+    name = config.get("class_name") if isinstance(config, dict) else None
+    cls = getattr(course_callbacks, str(name), None) or getattr(keras.callbacks, str(name), None)
+    if cls is None:
+        raise ValueError(f"unknown callback {config!r}: give {{'class_name': <a class of keras.callbacks or "
+                         f"lrcourse.callbacks>, 'config': {{...}}}}")
+    return cls
 
 
 def _build_callback(config):
-    name = config["class_name"]
-    cls = getattr(course_callbacks, name, None) or getattr(keras.callbacks, name, None)
-    if cls is None:
-        raise ValueError(f"unknown callback {name!r}: use a class of keras.callbacks or lrcourse.callbacks")
-    return cls(**config.get("config", {}))
+    return _callback_class(config)(**config.get("config", {}))
 
 
 def run(spec, output_dir=None):
@@ -197,14 +209,16 @@ class Runner:
                        name=spec.name, callbacks=[_build_callback(c) for c in spec.callbacks],
                        params={"spec": spec.to_dict(), "key": spec.key()})
         if not spec.callbacks:
-            _check_learning_rates(spec, self.optimizer, result)
+            _check_learning_rates(spec, self.steps_per_epoch, result)
         if output_dir is not None:
             result.save(spec.record_path(output_dir))
         return result
 
 
-def _check_learning_rates(spec, optimizer, result):
-    expected = planned_learning_rate(optimizer, result.iterations)
+def _check_learning_rates(spec, steps_per_epoch, result):
+    """The rates the optimizer reported before each update (its schedule run in the backend's ops
+    inside training) must equal the schedule rebuilt from the spec and worked out in NumPy."""
+    expected = planned_learning_rate(spec, steps_per_epoch, result.iterations)
     if not np.allclose(result.learning_rates, expected, rtol=1e-5, atol=0):
         worst = int(np.argmax(np.abs(np.asarray(result.learning_rates) - expected)))
         raise RuntimeError(
@@ -220,7 +234,9 @@ def run_seeds(specs, seeds, output_dir=None, verbose=True):
     """
     specs, seeds = list(specs), [_checks.count("seed", s, minimum=0) for s in seeds]
     if not specs or not seeds:
-        raise ValueError("compare needs at least one spec and one seed")
+        raise ValueError("give at least one spec and one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must all differ (a repeated seed repeats the same run); got {seeds}")
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"spec names must be unique, to label the results; got {names}")
@@ -291,8 +307,9 @@ def summarise(records, alpha=0.05):
 
     Columns: ``seeds``; ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` for validation and test
     accuracy and loss; ``seconds`` (mean per run); ``best`` (highest mean validation accuracy);
-    ``p_vs_best`` (Welch's test on test accuracy against the best; NaN for the best itself);
-    ``distinguishable`` (``p_vs_best < alpha``).
+    ``p_vs_best`` (Welch's test on test accuracy against the best; NaN for the best itself and
+    when a setting has fewer than two seeds); ``distinguishable`` (``p_vs_best < alpha``, or None
+    where there is no test).
     """
     runs = runs_table(records)
     rows = {}
@@ -313,7 +330,7 @@ def summarise(records, alpha=0.05):
     table["p_vs_best"] = [math.nan if name == best else
                           welch_p_value(runs.loc[runs["run"] == name, "test_accuracy"], best_test)
                           for name in table.index]
-    table["distinguishable"] = table["p_vs_best"] < alpha
+    table["distinguishable"] = [None if math.isnan(p) else bool(p < alpha) for p in table["p_vs_best"]]
     return table
 
 
@@ -326,8 +343,8 @@ def _mean_ci(table, metric, digits):
 def readable(table, digits=3):
     """The summary as a table to show learners: mean ± half-width of the 95% CI, best first."""
     verdict = ["best (chosen on validation)" if best else
-               ("different from the best" if dist else "not distinguishable from the best")
-               + (f" (p = {p:.2g})" if not math.isnan(p) else "")
+               "not tested (needs 2 seeds or more)" if dist is None else
+               f"{'different from' if dist else 'not distinguishable from'} the best (p = {p:.2g})"
                for best, dist, p in zip(table["best"], table["distinguishable"], table["p_vs_best"])]
     shown = pd.DataFrame({
         "validation accuracy": _mean_ci(table, "val_accuracy", digits),

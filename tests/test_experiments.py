@@ -105,6 +105,9 @@ def test_keys_are_readable_and_differ_for_any_change_but_not_for_the_seed():
     ({"epochs": 0}, "epochs must be a whole number >= 1"),
     ({"seed": -1}, "seed must be a whole number >= 0"),
     ({"name": ""}, "name must be a non-empty text"),
+    ({"preprocessing": "whiten"}, "preprocessing must be one of"),
+    ({"validation_size": 0.9}, r"validation_size must be a fraction in \(0, 0.5\]"),
+    ({"callbacks": [{"class_name": "NoSuchCallback"}]}, "unknown callback"),
 ])
 def test_a_bad_spec_is_refused_with_a_message_naming_the_field(change, message):
     with pytest.raises(ValueError, match=message):
@@ -123,7 +126,7 @@ def test_run_fills_steps_per_epoch_checks_the_applied_rates_and_writes_its_recor
 
 
 def test_run_refuses_a_run_whose_applied_rates_differ_from_the_schedule(monkeypatch):
-    monkeypatch.setattr(experiments, "planned_learning_rate", lambda optimizer, iterations: np.full(len(iterations), 1.0))
+    monkeypatch.setattr(experiments, "planned_learning_rate", lambda spec, steps, iterations: np.full(len(iterations), 1.0))
     with pytest.raises(RuntimeError, match="applied learning rate 0.05 at update 0, but its schedule gives 1"):
         experiments.run(tiny_spec(epochs=1))
 
@@ -152,10 +155,26 @@ def test_compare_refuses_duplicate_names_and_empty_seed_lists():
         experiments.compare([tiny_spec("a"), tiny_spec("a", 0.01)], seeds=[0])
     with pytest.raises(ValueError, match="at least one spec and one seed"):
         experiments.compare([tiny_spec()], seeds=[])
+    with pytest.raises(ValueError, match=r"seeds must all differ .*; got \[0, 0\]"):
+        experiments.compare([tiny_spec()], seeds=[0, 0])
 
 
-def test_a_runner_reused_for_the_next_seed_trains_exactly_like_a_fresh_build():
-    spec = tiny_spec("step", StepDecay(0.1, 0.5, 1), model="resnet_small", epochs=2)
+def test_the_rate_check_works_the_schedule_out_apart_from_the_run():
+    spec = RunSpec("step", keras.optimizers.SGD(StepDecay(0.1, 0.5, 1)), dataset="digits")
+    np.testing.assert_allclose(experiments.planned_learning_rate(spec, 4, [0, 3, 4, 8]), [0.05, 0.05, 0.025, 0.0125])
+    constant = experiments.planned_learning_rate(tiny_spec(learning_rate=0.05), 4, [0, 9])
+    np.testing.assert_allclose(constant, [0.05, 0.05], rtol=1e-6)
+
+
+def test_one_seed_gives_no_verdict_instead_of_a_false_one():
+    table = experiments.summarise([fake_record("a", 0, 0.9, 0.9), fake_record("b", 0, 0.8, 0.5)])
+    assert table.loc["b", "distinguishable"] is None and math.isnan(table.loc["b", "p_vs_best"])
+    assert experiments.readable(table).loc["b", "against the best"] == "not tested (needs 2 seeds or more)"
+
+
+@pytest.mark.parametrize("model, augment", [("resnet_small", False), ("small_cnn", True)])
+def test_a_runner_reused_for_the_next_seed_trains_exactly_like_a_fresh_build(model, augment):
+    spec = tiny_spec("step", StepDecay(0.1, 0.5, 1), model=model, augment=augment, epochs=2)
     runner = experiments.Runner(spec)
     runner.run(0)
     reused = runner.run(1)
