@@ -5,7 +5,8 @@ Modules, one idea each:
 * ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay, cyclical)
 * ``finder``: the learning-rate range test and its readings
 * ``callbacks``: a learning-rate recorder and the CLR article's callback
-* ``data``: data sets through Keras' loaders, plus offline ones, with the seeds' preprocessing
+* ``data``: train, validation and test splits of bundled real images, offline sets and Keras' loaders
+* ``experiments``: a run as a value, repeated over seeds, summarised with intervals and tests
 * ``models``: the lessons' networks and augmentation
 * ``training``: fit with a schedule and record what happened
 * ``plots`` and ``widgets``: figures and interactive explorers

@@ -53,7 +53,8 @@ def read_params_file(path):
         raise ValueError(f"{paths.display(path)}{_where(error)}: not valid YAML ({_problem(error)}); "
                          f"correct it there (a list is written [a, b]; quote text that holds ': ')") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values; got {type(values).__name__}")
+        raise ValueError(f"{paths.display(path)} must hold a mapping of parameter names to values; "
+                         f"got {type(values).__name__}")
     return {name: _with_numbers(value) for name, value in values.items()}
 
 

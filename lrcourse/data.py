@@ -142,7 +142,8 @@ def random_subset(data, size, seed=0):
     size = _checks.count("subset", size)
     if size > len(data.x_train):
         raise ValueError(
-            f"subset must be at most the {len(data.x_train)} training examples of {data.name}; got {size}"
+            f"subset must be at most the {len(data.x_train)} training examples of {data.name}; got {size}: "
+            f"ask for fewer, or 0 for all of them"
         )
     keep = np.random.default_rng(seed).permutation(len(data.x_train))[:size]
     return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
@@ -189,7 +190,7 @@ def _load_keras(name):
         return loader()
     except Exception as error:  # Keras raises a bare Exception for a failed download
         raise DatasetUnavailableError(
-            f"could not load {name!r} with keras.datasets.{name}.load_data(): {error}\n"
+            f"could not load {name!r} with keras.datasets.{name}.load_data(): {error}. "
             f"It downloads once into Keras' cache ($KERAS_HOME/datasets, default ~/.keras/datasets), "
             f"so the first load needs a network connection (a damaged cached file can be deleted there "
             f"to fetch it again). Offline, choose one of {', '.join(map(repr, OFFLINE_DATASETS))} instead."

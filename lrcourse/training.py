@@ -106,7 +106,10 @@ def train(
     callbacks=(),
     verbose=0,
 ):
-    """Compile ``model`` with SGD and fit it on ``data`` (a :class:`lrcourse.data.Dataset`).
+    """Compile ``model`` (SGD unless ``optimizer`` is given; cross-entropy and accuracy) and fit it on ``data``.
+
+    ``data`` is a :class:`lrcourse.data.Dataset`; its validation split is evaluated after every
+    epoch and its test split once, at the end.
 
     Args:
         learning_rate: a float (constant) or a :class:`~lrcourse.schedules.LearningRateDecay`.
