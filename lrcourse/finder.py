@@ -219,7 +219,8 @@ class RangeTestResult:
         window = self._window(skip_begin, skip_end)
         lrs, causal = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
         _, centred = self._readable(skip_begin, skip_end, "centred")
-        ax.plot(lrs, np.asarray(self.losses)[window], color="0.75", linewidth=1, label="loss of each batch")
+        raw_label = "loss of each batch" if self.loss_on == "training batch" else f"loss on {self.loss_on} after each update"
+        ax.plot(lrs, np.asarray(self.losses)[window], color="0.75", linewidth=1, label=raw_label)
         ax.plot(lrs, causal, linewidth=1, label=f"moving average (beta {self.beta:g}), lags")
         ax.plot(lrs, centred, linewidth=2, label="centred average (read)")
         for (method, lr), style in zip(self.suggestions(skip_begin, skip_end).items(), ("--", "-.", ":")):

@@ -412,3 +412,12 @@ def test_mixed_precision_model_is_swept_and_restored():
     assert len(result.losses) == 12 and np.isfinite(result.losses).all()
     assert type(model.optimizer).__name__ == "LossScaleOptimizer"
     assert_restored(model, before)
+
+
+def test_the_raw_curve_is_labelled_with_what_was_measured():
+    from dataclasses import replace
+
+    training = [line.get_label() for line in synthetic_curve().plot().get_lines()]
+    validation = [line.get_label() for line in replace(synthetic_curve(), loss_on="validation data").plot().get_lines()]
+    assert "loss of each batch" in training
+    assert "loss on validation data after each update" in validation and "loss of each batch" not in validation
