@@ -48,7 +48,7 @@ def test_lesson_runs_with_ci_parameters(lesson, tmp_path):
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert process.returncode == 0, process.stdout[-6000:] + process.stderr[-2000:]
-    assert list((tmp_path / "output" / "runs").glob("*.json")), "the lesson wrote no run records"
+    assert list((tmp_path / "output" / "runs").rglob("seed-*.json")), "the lesson wrote no run records"
     assert list((tmp_path / "output" / "figures").glob("*.png")), "the lesson saved no figures"
 
 
