@@ -17,11 +17,12 @@ round (``--epochs-per-round`` epochs). It prints the median seconds per epoch an
 """
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import lrcourse
+
+lrcourse.quiet_tensorflow()  # before Keras loads: no TensorFlow log lines between the figures
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -19,10 +19,11 @@ marks seeds whose lowest point was the last readable one (a warning: no turn up)
 
 import argparse
 import itertools
-import os
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import lrcourse
+
+lrcourse.quiet_tensorflow()  # before Keras loads: no TensorFlow log lines between the figures
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
