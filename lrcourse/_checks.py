@@ -36,6 +36,14 @@ def in_unit_interval(name, value):
     return value
 
 
+def fraction(name, value):
+    """A real number in (0, 0.5], such as the share of a split held out for validation."""
+    value = number(name, value, "a fraction in (0, 0.5]")
+    if not 0 < value <= 0.5:
+        raise ValueError(f"{name} must be a fraction in (0, 0.5]; got {value!r}")
+    return value
+
+
 def count(name, value, minimum=1):
     """A whole number >= ``minimum``, such as a number of epochs or steps."""
     if number(name, value, f"a whole number >= {minimum}") != int(value) or value < minimum:

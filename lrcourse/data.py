@@ -96,7 +96,7 @@ def load(name, subset=None, validation_size=0.1, preprocessing="scale", seed=0):
     """
     _checks.choice("name", name, DATASETS)
     _checks.choice("preprocessing", preprocessing, PREPROCESSING)
-    validation_size = _fraction("validation_size", validation_size)
+    validation_size = _checks.fraction("validation_size", validation_size)
     if subset is not None:
         subset = _checks.count("subset", subset)
     (x_train, y_train), (x_test, y_test), pixel_max = _read(name, seed)
@@ -153,13 +153,6 @@ def subtract_mean(data):
     """Subtract the mean training image from all three splits (the CLR seed's preprocessing)."""
     mean = data.x_train.mean(axis=0)
     return replace(data, x_train=data.x_train - mean, x_val=data.x_val - mean, x_test=data.x_test - mean)
-
-
-def _fraction(name, value):
-    value = _checks.number(name, value, "a fraction in (0, 0.5]")
-    if not 0 < value <= 0.5:
-        raise ValueError(f"{name} must be a fraction in (0, 0.5]; got {value!r}")
-    return value
 
 
 def _read(name, seed):

@@ -43,7 +43,7 @@ from scipy import stats
 from lrcourse import _checks, data, models, paths
 from lrcourse import callbacks as course_callbacks
 from lrcourse.schedules import LearningRateDecay
-from lrcourse.training import RunResult, train
+from lrcourse.training import RunResult, compile_model, steps_per_epoch, train
 
 CONFIDENCE = 0.95
 METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss")
@@ -92,8 +92,7 @@ class RunSpec:
         _checks.choice("model", self.model, tuple(models.MODELS))
         _checks.choice("dataset", self.dataset, data.DATASETS)
         _checks.choice("preprocessing", self.preprocessing, data.PREPROCESSING)
-        if not isinstance(self.validation_size, float) or not 0 < self.validation_size <= 0.5:
-            raise ValueError(f"validation_size must be a fraction in (0, 0.5]; got {self.validation_size!r}")
+        object.__setattr__(self, "validation_size", _checks.fraction("validation_size", self.validation_size))
         for name in ("epochs", "batch_size"):
             _checks.count(name, getattr(self, name))
         for name in ("subset", "seed", "data_seed"):
@@ -186,10 +185,10 @@ class Runner:
     def __init__(self, spec):
         self.spec = spec
         self.data = load_data(spec)
-        self.steps_per_epoch = math.ceil(len(self.data.x_train) / spec.batch_size)
+        self.steps_per_epoch = steps_per_epoch(self.data, spec.batch_size)
         self.optimizer = build_optimizer(spec, self.steps_per_epoch)
         self.model = self._build(spec.seed)
-        self.model.compile(optimizer=self.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        compile_model(self.model, self.optimizer)
         self.model.optimizer.build(self.model.trainable_variables)
         self.fresh_optimizer = [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables]
 

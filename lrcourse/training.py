@@ -85,6 +85,16 @@ def make_optimizer(name, learning_rate, momentum=0.9):
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
 
 
+def steps_per_epoch(data, batch_size):
+    """Optimizer updates in one epoch over ``data``'s training split (the last batch may be short)."""
+    return math.ceil(len(data.x_train) / batch_size)
+
+
+def compile_model(model, optimizer):
+    """Compile ``model`` as every run of the course is: cross-entropy on integer labels, accuracy."""
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
 def is_compiled_with(model, optimizer):
     """Whether ``model`` is compiled with ``optimizer`` (or a loss-scaling wrapper of it)."""
     compiled = getattr(model, "optimizer", None)
@@ -124,11 +134,11 @@ def train(
     files so that runs never overwrite each other.
     """
     choice("schedule_as", schedule_as, ("optimizer", "callback"))
-    steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
+    updates_per_epoch = steps_per_epoch(data, batch_size)
     callbacks = list(callbacks)
     if isinstance(learning_rate, LearningRateDecay):
         if learning_rate.steps_per_epoch is None:
-            learning_rate = learning_rate.with_steps_per_epoch(steps_per_epoch)
+            learning_rate = learning_rate.with_steps_per_epoch(updates_per_epoch)
         if schedule_as == "callback":
             callbacks.append(learning_rate.epoch_callback())
             learning_rate = learning_rate.at_epoch(0)
@@ -138,7 +148,7 @@ def train(
         optimizer = make_optimizer("sgd", learning_rate, momentum)
 
     if not is_compiled_with(model, optimizer):  # compiling again would trace the training step again
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        compile_model(model, optimizer)
     recorder = LearningRateRecorder()
     start = time.perf_counter()
     history = model.fit(
@@ -176,7 +186,7 @@ def train(
         report=classification_report(output_dict=True, **report_args),
         report_text=classification_report(**report_args),
         seconds=seconds,
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=updates_per_epoch,
         device=device.describe(),
         params={
             "epochs": epochs,
