@@ -27,7 +27,7 @@ def notebook_parameters(notebook):
     import papermill
 
     if not Path(notebook).is_file():
-        raise FileNotFoundError(f"no notebook at {notebook}: give a lesson's path, such as "
+        raise FileNotFoundError(f"no notebook at {paths.display(notebook)}: give a lesson's path, such as "
                                 f"notebooks/01_learning_rate_schedules.ipynb")
     found = papermill.inspect_notebook(str(notebook))
     return {
@@ -44,18 +44,25 @@ def format_parameters(notebook):
     return "\n".join(lines)
 
 
-def read_params_file(path):
-    """A YAML mapping of parameter names to values (``notebooks/params/NN_ci.yaml``)."""
+def read_yaml(path, what):
+    """The YAML file at ``path``; a syntax error becomes one line with where it is and how to fix it."""
     path = paths.resolve(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {paths.display(path)}: check the path")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ValueError(f"{paths.display(path)}{_where(error)}: not valid YAML ({_problem(error)}); "
                          f"correct it there (a list is written [a, b]; quote text that holds ': ')") from None
+
+
+def read_params_file(path):
+    """A YAML mapping of parameter names to values (``notebooks/params/NN_ci.yaml``)."""
+    values = read_yaml(path, "parameters file") or {}
     if not isinstance(values, dict):
         raise ValueError(f"{paths.display(path)} must hold a mapping of parameter names to values; "
                          f"got {type(values).__name__}")
-    return {name: _with_numbers(value) for name, value in values.items()}
+    return with_numbers(values)
 
 
 def _number_or_text(text):
@@ -67,12 +74,14 @@ def _number_or_text(text):
     return text
 
 
-def _with_numbers(value):
-    """YAML 1.1 reads ``1e-7`` as text; turn such strings into numbers, inside lists too."""
+def with_numbers(value):
+    """YAML 1.1 reads ``1e-7`` as text; turn such strings into numbers, inside lists and mappings too."""
     if isinstance(value, str):
         return _number_or_text(value)
     if isinstance(value, list):
-        return [_with_numbers(item) for item in value]
+        return [with_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {name: with_numbers(item) for name, item in value.items()}
     return value
 
 
@@ -82,7 +91,7 @@ def parse_value(text, name="value"):
     if not isinstance(value, str):
         return value
     try:
-        return _with_numbers(yaml.safe_load(text))
+        return with_numbers(yaml.safe_load(text))
     except yaml.YAMLError as error:
         raise ValueError(f"-p {name} {text!r}{_where(error)}: not valid YAML ({_problem(error)}); "
                          f"write a list as [a, b], or quote text: -p {name} \"'{text}'\"") from None
@@ -127,12 +136,13 @@ def check_parameters(notebook, values):
 
 @dataclass
 class LessonRun:
-    """The outcome of one lesson run: where its notebook is and, if it failed, why."""
+    """The outcome of one lesson run: where its notebook is and, if it failed, which cell and why."""
 
     notebook: Path
     output_notebook: Path
     seconds: float
     error: str = ""
+    cell: int | None = None  # the index of the cell that failed
 
     @property
     def ok(self):
@@ -147,12 +157,18 @@ def executed_path(notebook, output="build"):
 
 def run_lesson(notebook, parameters=None, output="build", kernel_name="python3"):
     """Execute one lesson with papermill into ``<output>/<lesson name>/``; returns a :class:`LessonRun`."""
+    return execute(notebook, parameters, executed_path(notebook, output).parent, kernel_name)
+
+
+def execute(notebook, parameters, run_dir, kernel_name="python3"):
+    """Execute ``notebook`` with checked ``parameters`` into ``run_dir``: the executed copy, and
+    the lesson's records and figures when it declares ``output_dir`` (set to ``run_dir``)."""
     import papermill
 
     notebook = paths.resolve(notebook)
     parameters = check_parameters(notebook, parameters or {})
-    output_notebook = executed_path(notebook, output)
-    run_dir = output_notebook.parent
+    run_dir = paths.resolve(run_dir)
+    output_notebook = run_dir / notebook.name
     run_dir.mkdir(parents=True, exist_ok=True)
     if "output_dir" in notebook_parameters(notebook):
         parameters.setdefault("output_dir", paths.display(run_dir))
@@ -170,5 +186,5 @@ def run_lesson(notebook, parameters=None, output="build", kernel_name="python3")
         )
     except papermill.PapermillExecutionError as error:
         message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"
-        return LessonRun(notebook, output_notebook, time.perf_counter() - start, message)
+        return LessonRun(notebook, output_notebook, time.perf_counter() - start, message, error.cell_index)
     return LessonRun(notebook, output_notebook, time.perf_counter() - start)

@@ -310,9 +310,18 @@ def summarise(records, alpha=0.05):
     when a setting has fewer than two seeds); ``distinguishable`` (``p_vs_best < alpha``, or None
     where there is no test).
     """
-    runs = runs_table(records)
+    return summarise_runs(runs_table(records), by="run", alpha=alpha)
+
+
+def summarise_runs(runs, by="run", alpha=0.05):
+    """:func:`summarise` for a table of runs (one row per run, with the metrics and ``seconds``),
+    grouped by the column or columns ``by``: every row of a group is one seed of one setting.
+    A sweep groups its ``results.csv`` this way, by the swept parameters and the run's name."""
+    if not isinstance(by, str) and len(by) == 1:
+        by = by[0]
+    groups = dict(list(runs.groupby(by, sort=False, dropna=False)))
     rows = {}
-    for name, group in runs.groupby("run", sort=False):
+    for name, group in groups.items():
         row = {"seeds": len(group)}
         for metric in METRICS:
             values = group[metric].to_numpy()
@@ -322,12 +331,11 @@ def summarise(records, alpha=0.05):
         row["seconds"] = group["seconds"].mean()
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "run"
+    table.index.names = [by] if isinstance(by, str) else list(by)
     best = table["val_accuracy_mean"].idxmax()
-    best_test = runs.loc[runs["run"] == best, "test_accuracy"]
-    table["best"] = table.index == best
-    table["p_vs_best"] = [math.nan if name == best else
-                          welch_p_value(runs.loc[runs["run"] == name, "test_accuracy"], best_test)
+    best_test = groups[best]["test_accuracy"]
+    table["best"] = [name == best for name in table.index]
+    table["p_vs_best"] = [math.nan if name == best else welch_p_value(groups[name]["test_accuracy"], best_test)
                           for name in table.index]
     table["distinguishable"] = [None if math.isnan(p) else bool(p < alpha) for p in table["p_vs_best"]]
     return table

@@ -258,11 +258,8 @@ class RangeTestResult:
         return ax
 
     def save(self, path):
-        """Write the result as JSON (to plot or read again later) and return the path."""
-        path = paths.resolve(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=1))
-        return path
+        """Write the result as JSON, atomically (to plot or read again later), and return the path."""
+        return paths.write_atomically(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path):

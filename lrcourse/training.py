@@ -46,11 +46,8 @@ class RunResult:
     params: dict = field(default_factory=dict)
 
     def save(self, path):
-        """Write the record as JSON to ``path`` and return it."""
-        path = paths.resolve(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=1, default=_jsonable))
-        return path
+        """Write the record as JSON to ``path`` (atomically: whole or not at all) and return the path."""
+        return paths.write_atomically(path, json.dumps(asdict(self), indent=1, default=_jsonable))
 
     @classmethod
     def load(cls, path):
