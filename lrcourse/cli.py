@@ -2,8 +2,9 @@
 
     lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR]
     lrcourse params NOTEBOOK
+    lrcourse sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS] [--output DIR]
 
-Exit status: 0 when every lesson ran, 1 when one failed, 2 for refused input, 130 on Ctrl-C.
+Exit status: 0 when every lesson (or point) ran, 1 when one failed, 2 for refused input, 130 on Ctrl-C.
 """
 
 import argparse
@@ -24,11 +25,21 @@ def _parser():
     run.add_argument("--output", default="build", help="folder for executed notebooks and records (default: build)")
     params = commands.add_parser("params", help="list a lesson's parameters with types, defaults and help")
     params.add_argument("notebook")
+    sweep = commands.add_parser("sweep", help="run a grid of lesson runs on Dask and summarise them over seeds")
+    sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="lesson, fixed parameters, grid and/or points")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="worker processes of the local Dask cluster (default: one per two cores)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on an existing Dask cluster instead, such as tcp://HOST:8786")
+    sweep.add_argument("--output", default=None,
+                       help="folder for the points, results.csv and summary.md (default: build/sweeps/<file name>)")
     return parser
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.command == "sweep":
+        return _sweep(args)
     try:
         if args.command == "params":
             print(batch.format_parameters(args.notebook))
@@ -60,6 +71,40 @@ def main(argv=None):
             print(f"  FAILED after {result.seconds:.0f} s: {result.error}\n  partial notebook kept at {where}", flush=True)
     print(f"{len(args.notebooks) - failed} of {len(args.notebooks)} lessons ran")
     return 1 if failed else 0
+
+
+def _sweep(args):
+    from lrcourse import sweeps
+
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be at least 1; got {args.workers}")
+        if args.workers is not None and args.scheduler:
+            raise ValueError("--workers sets the size of the local cluster; with --scheduler, start workers "
+                             "on the cluster instead (dask worker ADDRESS)")
+        sweep = sweeps.read_sweep(args.sweep_file)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"lrcourse: error: {error}", file=sys.stderr)
+        return 2
+    output = paths.resolve(args.output or f"build/sweeps/{sweep.source.stem}")
+    try:
+        with sweeps.dask_client(args.workers, args.scheduler) as client:
+            where = args.scheduler or f"a local Dask cluster of {len(client.nthreads())} workers"
+            print(f"sweep {paths.display(sweep.source)}: {len(sweep.points)} points of {sweep.lesson.name} "
+                  f"on {where} -> {paths.display(output)}", flush=True)
+            report = sweeps.run_sweep(sweep, output, client)
+    except ConnectionError as error:
+        print(f"lrcourse: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"lrcourse: interrupted: the finished points are kept in {paths.display(output)}/points; "
+              f"run the same command again to run the others", file=sys.stderr)
+        return 130
+    print(f"{report.ran - report.failed} of {report.ran} points ran in {report.seconds:.0f} s "
+          f"({report.skipped} finished before); {report.failed} failed"
+          + (f": see {paths.display(output / 'failures.csv')}" if report.failed else "")
+          + f"\nsummary: {paths.display(output / 'summary.md')}", flush=True)
+    return 1 if report.failed else 0
 
 
 def _interrupted(notebook, output, finished):

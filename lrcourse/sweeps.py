@@ -1,0 +1,512 @@
+"""Sweeps: many runs of one lesson on Dask, put side by side with honest statistics.
+
+A sweep file names a lesson, the parameters fixed for every run, and what varies::
+
+    lesson: notebooks/01_learning_rate_schedules.ipynb
+    parameters_file: notebooks/params/01_ci.yaml   # optional: a base that the rest override
+    parameters:                                    # the same for every point
+      epochs: 20
+    grid:                                          # every combination of these
+      initial_lr: [0.1, 0.03, 0.01]
+      seed: [0, 1, 2]
+    points:                                        # and/or points listed one by one
+      - {initial_lr: 0.3, momentum: 0.0}
+
+Each point is one papermill execution of the lesson (:func:`lrcourse.batch.execute`), checked
+like ``lrcourse run`` before anything runs. ``seed`` is the sweep's seed axis: a lesson that
+declares a list ``seeds`` runs the point with ``seeds: [seed]``, so each seed is a point of
+its own and the seeds of one setting run in parallel.
+
+Points run on Dask workers: a ``LocalCluster`` on this machine, or any cluster given by its
+scheduler's address. The lesson travels with the task and the results come back with its
+outcome, so a worker needs the package (the bundled data sets are inside it) but no shared
+folder. Only this process writes into the output, each file atomically (written beside its
+place, then renamed), and a point's ``point.json`` last: a point is finished when that file
+says so, never because half of its files are there. The output::
+
+    <output>/points/<name>-<hash>/   one folder a point: the executed notebook, its run records
+                                     (runs/), figures, point.log (what the kernel wrote to the
+                                     terminal) and point.json (parameters, outcome, worker)
+    <output>/results.csv             one row per training run of every finished point
+    <output>/summary.md              the runs grouped over seeds: mean and 95% CI, best on validation
+    <output>/failures.csv            each failed point: the cell that failed and the error
+
+``<name>`` reads the swept values (``initial_lr-0.1_seed-0``) and ``<hash>`` is a digest of the
+lesson's name and every parameter, so running the sweep again skips finished points and runs the
+missing or failed ones, and a point whose parameters change is a new point. Editing the lesson
+itself does not start the points again: give another ``--output`` for that.
+
+Threads: several TensorFlow kernels on one machine would each start a thread per core and fight
+over them. Each point's kernel gets its machine's cores divided by the task slots Dask runs there
+(``TF_NUM_INTRAOP_THREADS``, ``OMP_NUM_THREADS`` and XLA's CPU threads; :func:`thread_environment`).
+"""
+
+import contextlib
+import hashlib
+import importlib.metadata
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from lrcourse import batch, paths
+
+SWEEP_KEYS = ("lesson", "parameters_file", "parameters", "grid", "points")
+SEED_AXIS = "seed"
+NOT_COLUMNS = ("output_dir", "seeds")  # set per point by the sweep, or shown per run as `seed`
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the lesson: the swept ``values`` and every parameter injected into it."""
+
+    name: str
+    values: dict
+    parameters: dict
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep file, read and checked: the lesson, its fixed parameters and its points."""
+
+    source: Path
+    lesson: Path
+    fixed: dict
+    points: tuple
+
+    @property
+    def axes(self):
+        """The names that vary between points, in the order the file gives them."""
+        return list(dict.fromkeys(name for point in self.points for name in point.values))
+
+
+def expand_grid(grid):
+    """Every combination of the grid's values, the last axis varying fastest.
+
+    >>> expand_grid({"initial_lr": [0.1, 0.01], "seed": [0, 1]})
+    [{'initial_lr': 0.1, 'seed': 0}, {'initial_lr': 0.1, 'seed': 1}, {'initial_lr': 0.01, 'seed': 0}, {'initial_lr': 0.01, 'seed': 1}]
+    """
+    return [dict(zip(grid, combination)) for combination in itertools.product(*grid.values())]
+
+
+def read_sweep(path):
+    """Read and check a sweep file; every problem is a one-line ``ValueError`` or ``FileNotFoundError``.
+
+    Refused: a file that is not YAML or not a mapping, an unknown key, no lesson, an unknown
+    lesson, a grid axis that is not a non-empty list, points that are not mappings, no points at
+    all, a name both fixed and swept, a parameter the lesson does not declare, a value of the
+    wrong type, and two points that are the same run.
+    """
+    source = paths.resolve(path)
+    where = paths.display(source)
+    content = batch.read_yaml(source, "sweep file")
+    if not isinstance(content, dict):
+        raise ValueError(f"{where} must hold a mapping with `lesson:` and `grid:` (or `points:`); "
+                         f"got {type(content).__name__}")
+    unknown = sorted(set(content) - set(SWEEP_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))}; a sweep file has "
+                         f"{', '.join(SWEEP_KEYS)}")
+    if not isinstance(content.get("lesson"), str):
+        raise ValueError(f"{where} names no lesson: add `lesson: notebooks/01_learning_rate_schedules.ipynb`")
+    lesson = paths.resolve(content["lesson"])
+    declared = batch.notebook_parameters(lesson)  # FileNotFoundError names an unknown lesson
+
+    base = batch.read_params_file(content["parameters_file"]) if content.get("parameters_file") else {}
+    fixed = _mapping(content.get("parameters") or {}, f"{where}: parameters")
+    grid = _grid(content.get("grid"), where)
+    swept = expand_grid(grid) if grid else []
+    swept += [_mapping(point, f"{where}: points[{i}]") for i, point in enumerate(_list(content.get("points"), where))]
+    if not swept:
+        raise ValueError(f"{where} has no points: add `grid:` with a list of values for each name to vary, "
+                         f"or `points:` with one mapping a run")
+
+    points, seen = [], {}
+    for i, values in enumerate(swept):
+        both = sorted(set(_lesson_values(values, declared)) & set(fixed))
+        if both:
+            raise ValueError(f"{where}: {', '.join(map(repr, both))} set under parameters and swept too; "
+                             f"keep each name in one place")
+        parameters = batch.check_parameters(lesson, _lesson_values({**base, **fixed, **values}, declared))
+        point = Point(_point_name(lesson, values, parameters), values, parameters)
+        if point.name in seen:
+            raise ValueError(f"{where}: points {seen[point.name] + 1} and {i + 1} are the same run ({values}); "
+                             f"list each point once")
+        seen[point.name] = i
+        points.append(point)
+    swept_names = {name for values in swept for name in values}
+    fixed = {name: value for name, value in {**base, **fixed}.items() if name not in swept_names}
+    return Sweep(source, lesson, fixed, tuple(points))
+
+
+def _mapping(value, what):
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a mapping of parameter names to values, such as {{epochs: 20}}; "
+                         f"got {value!r}")
+    return batch.with_numbers(value)
+
+
+def _grid(grid, where):
+    if grid is None:
+        return {}
+    grid = _mapping(grid, f"{where}: grid")
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}: grid axis {name!r} must be a non-empty list of values, such as "
+                             f"{name}: [a, b]; got {values!r}")
+    return grid
+
+
+def _list(points, where):
+    if points is None:
+        return []
+    if not isinstance(points, list):
+        raise ValueError(f"{where}: points must be a list of mappings, such as - {{initial_lr: 0.1}}; got {points!r}")
+    return points
+
+
+def _lesson_values(values, declared):
+    """The sweep's ``seed`` axis, for a lesson that takes a list ``seeds``: ``seeds: [seed]``."""
+    if SEED_AXIS in values and SEED_AXIS not in declared and "seeds" in declared:
+        values = dict(values)
+        values["seeds"] = [values.pop(SEED_AXIS)]
+    return values
+
+
+def _point_name(lesson, values, parameters):
+    """``<swept values>-<hash>``: readable, and different whenever any parameter differs."""
+    described = json.dumps({"lesson": lesson.name, "parameters": parameters}, sort_keys=True)
+    digest = hashlib.sha256(described.encode()).hexdigest()[:8]
+    readable = "_".join(f"{name}-{_text(value)}" for name, value in values.items())
+    readable = re.sub(r"[^A-Za-z0-9.+_-]+", "-", readable).strip("-")[:80] or "defaults"
+    return f"{readable}-{digest}"
+
+
+def _text(value):
+    """A value as one cell of a table: lists and mappings as compact JSON."""
+    if isinstance(value, list):
+        return "+".join(map(_text, value))
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+def point_folder(output, point):
+    return paths.resolve(output) / "points" / point.name
+
+
+def read_point(folder):
+    """A point's ``point.json``, or ``None`` when it has not finished (or never started)."""
+    try:
+        return json.loads((Path(folder) / "point.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def is_finished(folder):
+    status = read_point(folder)
+    return bool(status and status["ok"])
+
+
+# --- on a worker ---------------------------------------------------------------------------------
+
+def thread_environment(threads):
+    """Environment variables that hold one TensorFlow (or JAX) kernel to ``threads`` CPU threads.
+
+    TensorFlow reads ``TF_NUM_INTRAOP_THREADS`` (inside one op) and ``TF_NUM_INTEROP_THREADS``
+    (ops side by side); OpenMP and BLAS libraries read ``OMP_NUM_THREADS``; XLA's CPU code, which
+    JAX and Keras' compiled steps use, reads ``XLA_FLAGS``.
+    """
+    threads = str(max(1, int(threads)))
+    xla = f"--xla_cpu_multi_thread_eigen={'false' if threads == '1' else 'true'} intra_op_parallelism_threads={threads}"
+    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1" if threads == "1" else "2",
+            "OMP_NUM_THREADS": threads, "XLA_FLAGS": xla}
+
+
+def run_point(lesson_name, notebook, parameters, threads):
+    """Execute one point in a scratch folder on this worker; return its outcome and its files.
+
+    Runs on a Dask worker. ``notebook`` is the lesson's bytes; ``threads`` maps worker addresses to
+    the CPU threads each point's kernel may use there. The point runs in a process of its own
+    (``python -m lrcourse.sweeps``), which the thread limits are given to and which stops when the
+    worker dies. A lesson that fails still returns: its partial notebook is among the files.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    allowed = threads.get(worker.address) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
+    with tempfile.TemporaryDirectory(prefix="lrcourse-point-") as scratch:
+        scratch = Path(scratch)
+        lesson, out, outcome_file = scratch / lesson_name, scratch / "point", scratch / "outcome.json"
+        lesson.write_bytes(notebook)
+        (scratch / "parameters.json").write_text(json.dumps(parameters))
+        out.mkdir()
+        start = time.perf_counter()
+        with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
+            finished = subprocess.run([sys.executable, "-m", "lrcourse.sweeps", str(lesson), str(scratch / "parameters.json"),
+                                       str(out), str(outcome_file)], env={**os.environ, **thread_environment(allowed)},
+                                      stdout=log, stderr=subprocess.STDOUT)
+        if outcome_file.exists():
+            outcome = json.loads(outcome_file.read_text())
+        else:
+            outcome = {"ok": False, "cell": None,
+                       "error": f"the process running the point stopped with exit status {finished.returncode}"}
+        files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
+    return {**outcome, "seconds": time.perf_counter() - start, "worker": worker.address,
+            "host": socket.gethostname(), "threads": allowed, "files": files}
+
+
+def _execute_point(lesson, parameters_file, out, outcome_file):
+    """The point's own process: execute the lesson and write its outcome as JSON."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        run = batch.execute(lesson, json.loads(Path(parameters_file).read_text()), out)
+        outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
+    except Exception as error:  # the kernel died, or papermill failed: keep what was written
+        outcome = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0], "cell": None}
+    Path(outcome_file).write_text(json.dumps(outcome))
+
+
+def _exit_with_parent(parent):
+    """Stop this process (and so its kernel) when the worker that started it has died."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+# --- on the machine that runs the command --------------------------------------------------------
+
+def save_point(output, point, outcome):
+    """Write a point's files into its folder, replacing an earlier attempt, and ``point.json`` last."""
+    folder = point_folder(output, point)
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, content in outcome.get("files", {}).items():
+        paths.write_atomically(folder / name, content)
+    status = {key: value for key, value in outcome.items() if key != "files"}
+    status.update(point=point.name, values=point.values, parameters=point.parameters,
+                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    paths.write_atomically(folder / "point.json", json.dumps(status, indent=1))
+    return status
+
+
+def lost_point(error):
+    """The outcome of a point whose task never returned (its worker died too often, say)."""
+    message = f"{type(error).__name__}: {error}".splitlines()[0]
+    if type(error).__name__ == "KilledWorker":
+        message += " (the worker running it died each time it was tried: look for memory or a killed process)"
+    return {"ok": False, "error": message, "cell": None, "seconds": 0.0, "worker": "", "host": "", "threads": 0}
+
+
+def results_table(sweep, output):
+    """One row per training run of every finished point: the point's parameters, the run's name
+    and seed, validation and test metrics, seconds, device, and where its record is."""
+    from lrcourse.training import RunResult
+
+    rows = []
+    for point in sweep.points:
+        folder = point_folder(output, point)
+        if not is_finished(folder):
+            continue
+        columns = {name: _text(value) for name, value in point.parameters.items() if name not in NOT_COLUMNS}
+        for record_path in sorted(folder.glob("runs/*/seed-*.json")):
+            record = RunResult.load(record_path)
+            rows.append({
+                "point": point.name, **columns, "run": record.name,
+                "seed": record.params.get("spec", {}).get("seed", ""),
+                **{metric: getattr(record, metric) for metric in ("val_accuracy", "test_accuracy", "val_loss",
+                                                                  "test_loss")},
+                "seconds": record.seconds,
+                "device": f"{record.device.get('name', '?')} ({record.device.get('backend', '?')})",
+                "record": str(record_path.relative_to(paths.resolve(output))),
+            })
+    return pd.DataFrame(rows)
+
+
+def failures_table(sweep, output):
+    """Each point that ran and failed: its values, the cell that failed, the error, its partial notebook."""
+    rows = []
+    for point in sweep.points:
+        folder = point_folder(output, point)
+        status = read_point(folder)
+        if status and not status["ok"]:
+            notebook = folder / sweep.lesson.name
+            rows.append({"point": point.name, **{name: _text(v) for name, v in point.values.items()},
+                         "cell": "" if status["cell"] is None else status["cell"], "error": status["error"],
+                         "notebook": str(notebook.relative_to(paths.resolve(output))) if notebook.exists() else ""})
+    return pd.DataFrame(rows, columns=["point", *sweep.axes, "cell", "error", "notebook"])
+
+
+def summary_markdown(sweep, results, failures):
+    """``summary.md``: the runs grouped over seeds, with means, 95% CIs and the test against the best."""
+    from lrcourse import experiments
+
+    lines = [f"# Sweep {sweep.source.stem}: {paths.display(sweep.lesson)}", ""]
+    fixed = ", ".join(f"{name}={_text(value)}" for name, value in sweep.fixed.items()
+                      if name not in NOT_COLUMNS) or "the lesson's defaults"
+    lines += [f"{len(sweep.points)} points; fixed: {fixed}. Failed points: {len(failures)} (failures.csv).", ""]
+    if results.empty:
+        return "\n".join(lines + ["No point has finished yet, so there is nothing to summarise.", ""])
+    by = [name for name in sweep.axes if name in results.columns and name not in (SEED_AXIS, *NOT_COLUMNS)]
+    results = results.assign(**{name: results[name].fillna("") for name in by})  # a point that does not set it
+    table = experiments.summarise_runs(results, by=[*by, "run"])
+    shown = experiments.readable(table).reset_index()
+    devices = ", ".join(sorted(results["device"].unique()))
+    lines += [
+        f"{len(results)} training runs on {devices}, grouped over seeds. Each cell is the mean ± the half-width "
+        "of its 95% confidence interval (Student's t over the seeds). The best setting is the one with the "
+        "highest mean validation accuracy; each other setting's test accuracies are compared with the best's "
+        "by Welch's t-test (p < 0.05: different). With one seed there is no interval and no test.",
+        "",
+        shown.to_markdown(index=False),
+        "",
+        _caution(table["distinguishable"].notna().sum()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _caution(tested):
+    if not tested:
+        return ("No setting has two seeds or more, so nothing is tested: sweep a seed axis "
+                "(seed: [0, 1, 2]) to get intervals and tests.")
+    return (f"{tested} setting{'s are' if tested > 1 else ' is'} each tested against the best at the 5% level, "
+            f"so about {0.05 * tested:.1f} of them may look different by chance alone. A difference the test "
+            "does not show is not shown to be absent: more seeds narrow the intervals.")
+
+
+def write_reports(sweep, output):
+    """Write ``results.csv``, ``failures.csv`` and ``summary.md`` from the point folders."""
+    output = paths.resolve(output)
+    results, failures = results_table(sweep, output), failures_table(sweep, output)
+    paths.write_atomically(output / "results.csv", results.to_csv(index=False))
+    paths.write_atomically(output / "failures.csv", failures.to_csv(index=False))
+    paths.write_atomically(output / "summary.md", summary_markdown(sweep, results, failures))
+    return results, failures
+
+
+@dataclass
+class SweepReport:
+    """What one ``lrcourse sweep`` did: points finished before, run now, failed now."""
+
+    skipped: int
+    ran: int
+    failed: int
+    seconds: float
+
+
+def run_sweep(sweep, output, client, progress=True):
+    """Run the sweep's unfinished points on ``client``'s workers, save each as it finishes, then
+    write the reports. Returns a :class:`SweepReport`; a failed point never stops the others."""
+    output = paths.resolve(output)
+    pending = [point for point in sweep.points if not is_finished(point_folder(output, point))]
+    threads = threads_per_task(client)
+    notebook, tag = sweep.lesson.read_bytes(), uuid.uuid4().hex[:6]
+    start = time.perf_counter()
+    futures = {client.submit(run_point, sweep.lesson.name, notebook, point.parameters, threads,
+                             key=f"lrcourse-{tag}-{point.name}", pure=False): point for point in pending}
+    failed = 0
+    with _progress_bar(len(pending), progress) as bar:
+        try:
+            while futures:
+                for future in [f for f in futures if f.done()]:
+                    point = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as error:  # the task itself was lost (KilledWorker, ...)
+                        outcome = lost_point(error)
+                    failed += not save_point(output, point, outcome)["ok"]
+                    bar.update(1)
+                running = _running(client, {f.key for f in futures}, sum(client.nthreads().values()))
+                bar.set_postfix_str(f"done {bar.n - failed}, failed {failed}, running {running}")
+                time.sleep(1)
+        finally:
+            client.cancel(list(futures))
+            write_reports(sweep, output)
+    return SweepReport(len(sweep.points) - len(pending), len(pending), failed, time.perf_counter() - start)
+
+
+def _progress_bar(total, shown):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="point", desc="sweep", disable=not shown, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{desc}: {n}/{total} {bar} {postfix} [{elapsed}, ETA {remaining}]")
+
+
+def _running(client, keys, slots):
+    """How many of ``keys`` a worker is executing now (Dask may queue one more per worker)."""
+    processing = sum(1 for tasks in client.processing().values() for key in tasks if key in keys)
+    return min(processing, slots)
+
+
+def threads_per_task(client):
+    """``{worker address: threads}``: each machine's cores divided by the task slots Dask has there."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    cores = client.run(os.cpu_count)
+    slots = Counter()
+    for info in workers.values():
+        slots[info["host"]] += info["nthreads"]
+    return {address: max(1, (cores.get(address) or 1) // slots[info["host"]]) for address, info in workers.items()}
+
+
+def default_workers():
+    """Worker processes for a sweep on this machine: one per two cores (at least one), and no
+    more than the memory holds at about 3 GiB a TensorFlow kernel."""
+    cores = os.cpu_count() or 1
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return max(1, min(cores // 2, int(memory_gib // 3)))
+
+
+@contextlib.contextmanager
+def dask_client(workers=None, scheduler=None):
+    """A Dask client: on an existing cluster at ``scheduler``, or on a ``LocalCluster`` of
+    ``workers`` processes (one task each) started here and closed at the end."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            raise ConnectionError(f"cannot reach a Dask scheduler at {scheduler} ({error}); start one with "
+                                  f"`dask scheduler` and workers with `dask worker {scheduler}`, or leave "
+                                  f"--scheduler out to run on this machine") from None
+        with client:
+            _check_workers(client, scheduler)
+            yield client
+        return
+    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _check_workers(client, scheduler):
+    """Every worker must have this version of lrcourse, to run the points as this machine would."""
+    try:
+        client.wait_for_workers(1, timeout=30)
+    except TimeoutError:
+        raise ConnectionError(f"the Dask scheduler at {scheduler} has no workers: start one with "
+                              f"`dask worker {scheduler}` on each machine that should run points") from None
+    wanted = importlib.metadata.version("lrcourse")
+    found = client.run(importlib.metadata.version, "lrcourse", on_error="return")
+    wrong = {address: version for address, version in found.items() if version != wanted}
+    if wrong:
+        address, version = next(iter(wrong.items()))
+        have = "no lrcourse" if isinstance(version, Exception) else f"lrcourse {version}"
+        raise ConnectionError(f"worker {address} has {have}, this machine has lrcourse {wanted}: install the same "
+                              f"version on every worker (pip install from this checkout)")
+
+
+if __name__ == "__main__":
+    _execute_point(*sys.argv[1:])

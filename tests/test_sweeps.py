@@ -1,0 +1,360 @@
+"""Sweeps: reading and checking sweep files, point names, resuming, reports, and Dask runs.
+
+Most tests run a toy lesson written here: it trains nothing and writes run records at once, so a
+sweep of it takes seconds. One test runs lesson 01 at its CI parameters on a LocalCluster.
+"""
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lrcourse import cli, sweeps
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMETERS = '''
+accuracy: float = 0.5  # validation and test accuracy of every run (plus 0.01 per seed)
+seeds: list = [0]  # one record per seed
+runs: list = ["plain"]  # one record per name and seed
+fail: bool = False  # raise in the cell after the records
+sleep: float = 0.0  # seconds to wait before writing anything
+output_dir: str = "unused"  # set by the runner
+'''
+WORK = '''
+import json, os, pathlib, time
+time.sleep(sleep)
+for run in runs:
+    for seed in seeds:
+        record = {"name": run, "history": {}, "iterations": [], "learning_rates": [],
+                  "val_loss": 1 - accuracy, "val_accuracy": accuracy + 0.01 * seed,
+                  "test_loss": 1 - accuracy, "test_accuracy": accuracy + 0.01 * seed,
+                  "report": {}, "report_text": "", "seconds": 1.0, "steps_per_epoch": 1,
+                  "device": {"backend": "toy", "kind": "CPU", "name": "CPU"},
+                  "params": {"spec": {"seed": seed}, "key": run},
+                  "threads": os.environ.get("TF_NUM_INTRAOP_THREADS")}
+        path = pathlib.Path(output_dir) / "runs" / run / f"seed-{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({k: v for k, v in record.items() if k != "threads"}))
+        (pathlib.Path(output_dir) / "threads.txt").write_text(str(record["threads"]))
+'''
+FAIL = '''
+if fail:
+    raise ValueError("this point was told to fail")
+'''
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """A toy lesson: records at once, optionally a failing cell."""
+    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+                             new_code_cell(WORK), new_code_cell(FAIL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "toy.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def write_sweep(tmp_path, text, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1, 2]", extra=""):
+    return write_sweep(tmp_path, f"lesson: {toy}\ngrid:\n  {grid}\n{extra}")
+
+
+# --- reading a sweep file -----------------------------------------------------------------------
+
+def test_grid_expands_every_combination_with_the_last_axis_fastest():
+    assert sweeps.expand_grid({"a": [1, 2], "b": ["x", "y", "z"]}) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"},
+        {"a": 2, "b": "x"}, {"a": 2, "b": "y"}, {"a": 2, "b": "z"}]
+
+
+def test_seed_axis_runs_each_seed_as_a_point_of_a_lesson_that_takes_seeds(tmp_path, toy):
+    sweep = sweeps.read_sweep(toy_sweep(tmp_path, toy, extra="parameters:\n  runs: [a, b]\n"))
+    assert sweep.axes == ["accuracy", "seed"]
+    assert len(sweep.points) == 6
+    first = sweep.points[0]
+    assert first.values == {"accuracy": 0.5, "seed": 0}
+    assert first.parameters == {"runs": ["a", "b"], "accuracy": 0.5, "seeds": [0]}
+    assert first.name.startswith("accuracy-0.5_seed-0-")
+
+
+def test_points_are_listed_as_well_as_a_grid_and_ints_become_floats(tmp_path, toy):
+    path = toy_sweep(tmp_path, toy, grid="seed: [0, 1]", extra="points:\n  - {accuracy: 1, seed: 5}\n")
+    sweep = sweeps.read_sweep(path)
+    assert [p.values for p in sweep.points] == [{"seed": 0}, {"seed": 1}, {"accuracy": 1, "seed": 5}]
+    assert sweep.points[2].parameters["accuracy"] == 1.0 and isinstance(sweep.points[2].parameters["accuracy"], float)
+
+
+def test_point_names_are_readable_and_hash_every_parameter(tmp_path, toy):
+    a = sweeps.read_sweep(toy_sweep(tmp_path, toy, grid="seed: [0]", extra="parameters: {accuracy: 0.5}\n"))
+    b = sweeps.read_sweep(toy_sweep(tmp_path, toy, grid="seed: [0]", extra="parameters: {accuracy: 0.6}\n"))
+    same = sweeps.read_sweep(write_sweep(tmp_path, f"parameters: {{accuracy: 0.5}}\nlesson: {toy}\ngrid: {{seed: [0]}}\n"))
+    assert a.points[0].name.startswith("seed-0-") and len(a.points[0].name.split("-")[-1]) == 8
+    assert a.points[0].name != b.points[0].name  # a fixed parameter changed: a new point
+    assert a.points[0].name == same.points[0].name  # the order of keys in the file does not matter
+    listed = sweeps.read_sweep(toy_sweep(tmp_path, toy, grid="runs: [[a, b]]"))
+    assert listed.points[0].name.startswith("runs-a+b-")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("lesson: [unclosed", "not valid YAML"),
+    ("- just\n- a list\n", "must hold a mapping"),
+    ("lesson: {toy}\ngrid: {{seed: [0]}}\ngrids: {{a: [1]}}\n", "unknown key 'grids'"),
+    ("grid: {{seed: [0]}}\n", "names no lesson"),
+    ("lesson: notebooks/99_no_such_lesson.ipynb\ngrid: {{seed: [0]}}\n", "no notebook at notebooks/99_no_such_lesson.ipynb"),
+    ("lesson: {toy}\ngrid: {{momentum: [0.9]}}\n", "has no parameter 'momentum'"),
+    ("lesson: {toy}\ngrid: {{accuracy: [high]}}\n", "parameter 'accuracy' of toy.ipynb is declared float; got 'high'"),
+    ("lesson: {toy}\ngrid: {{seed: []}}\n", "grid axis 'seed' must be a non-empty list"),
+    ("lesson: {toy}\ngrid: {{seed: 3}}\n", "grid axis 'seed' must be a non-empty list"),
+    ("lesson: {toy}\ngrid: {{}}\n", "has no points"),
+    ("lesson: {toy}\n", "has no points"),
+    ("lesson: {toy}\npoints: {{seed: 1}}\n", "points must be a list of mappings"),
+    ("lesson: {toy}\npoints: [3]\n", "points[0] must be a mapping"),
+    ("lesson: {toy}\nparameters: {{accuracy: 0.5}}\ngrid: {{accuracy: [0.5]}}\n", "'accuracy' set under parameters and swept too"),
+    ("lesson: {toy}\nparameters: {{seeds: [0, 1]}}\ngrid: {{seed: [0, 1]}}\n", "'seeds' set under parameters and swept"),
+    ("lesson: {toy}\ngrid: {{seed: [0, 1]}}\npoints: [{{seed: 1}}]\n", "points 2 and 3 are the same run"),
+])
+def test_refused_sweep_files_exit_2_with_one_line_before_anything_runs(tmp_path, toy, capsys, text, message):
+    path = write_sweep(tmp_path, text.format(toy=toy))
+    assert cli.main(["sweep", str(path), "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_sweep_file_and_bad_workers_are_refused(tmp_path, toy, capsys):
+    assert cli.main(["sweep", str(tmp_path / "nope.yaml")]) == 2
+    assert "no sweep file at" in capsys.readouterr().err
+    path = toy_sweep(tmp_path, toy)
+    assert cli.main(["sweep", str(path), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert cli.main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"]) == 2
+    assert "start workers on the cluster" in capsys.readouterr().err
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, toy, capsys):
+    path = toy_sweep(tmp_path, toy)
+    assert cli.main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "cannot reach a Dask scheduler at tcp://127.0.0.1:9" in error and error.count("\n") == 1
+
+
+# --- saving points, resuming, reports (no Dask) ---------------------------------------------------
+
+def outcome(ok=True, files=None, error="", cell=None):
+    return {"ok": ok, "error": error, "cell": cell, "seconds": 1.0, "worker": "tcp://w", "host": "h",
+            "threads": 1, "files": files or {}}
+
+
+def record_file(run, seed, accuracy):
+    return json.dumps({"name": run, "history": {}, "iterations": [], "learning_rates": [], "val_loss": 0.1,
+                       "val_accuracy": accuracy, "test_loss": 0.1, "test_accuracy": accuracy, "report": {},
+                       "report_text": "", "seconds": 2.0, "steps_per_epoch": 1,
+                       "device": {"backend": "tensorflow", "name": "CPU"}, "params": {"spec": {"seed": seed}}})
+
+
+def test_only_a_point_whose_point_json_says_ok_counts_as_finished(tmp_path, toy):
+    sweep = sweeps.read_sweep(toy_sweep(tmp_path, toy))
+    good, bad, half = sweep.points[:3]
+    out = tmp_path / "out"
+    sweeps.save_point(out, good, outcome(files={"toy.ipynb": b"{}"}))
+    sweeps.save_point(out, bad, outcome(ok=False, error="cell 2 raised ValueError: no", cell=2))
+    (sweeps.point_folder(out, half) / "runs").mkdir(parents=True)  # killed before it finished
+    (sweeps.point_folder(out, half) / ".point.json.tmp-12").write_text('{"ok": tr')  # a write cut short
+    assert [sweeps.is_finished(sweeps.point_folder(out, p)) for p in (good, bad, half)] == [True, False, False]
+    status = json.loads((sweeps.point_folder(out, good) / "point.json").read_text())
+    assert status["values"] == good.values and status["parameters"] == good.parameters
+
+
+def test_saving_a_point_again_replaces_the_earlier_attempt(tmp_path, toy):
+    point = sweeps.read_sweep(toy_sweep(tmp_path, toy)).points[0]
+    out = tmp_path / "out"
+    sweeps.save_point(out, point, outcome(ok=False, files={"runs/a/seed-0.json": b"half", "toy.ipynb": b"{}"}))
+    sweeps.save_point(out, point, outcome(files={"toy.ipynb": b"{}"}))
+    folder = sweeps.point_folder(out, point)
+    assert sorted(p.name for p in folder.rglob("*")) == ["point.json", "toy.ipynb"]
+
+
+def test_reports_group_over_seeds_and_list_failures_apart(tmp_path, toy):
+    sweep = sweeps.read_sweep(toy_sweep(tmp_path, toy))
+    out = tmp_path / "out"
+    for point in sweep.points:
+        accuracy, seed = point.values["accuracy"], point.values["seed"]
+        if (accuracy, seed) == (0.8, 2):
+            sweeps.save_point(out, point, outcome(ok=False, error="cell 2 (In [3]) raised ValueError: no", cell=2,
+                                                  files={"toy.ipynb": b"{}"}))
+            continue
+        value = accuracy + [0.0, 0.01, -0.01][seed]
+        sweeps.save_point(out, point, outcome(files={"runs/plain/seed-%d.json" % seed: record_file("plain", seed, value)
+                                                     .encode()}))
+    results, failures = sweeps.write_reports(sweep, out)
+    assert len(results) == 5 and set(results.columns) >= {"point", "accuracy", "run", "seed", "val_accuracy",
+                                                          "test_accuracy", "seconds", "device", "record"}
+    assert "seeds" not in results.columns and results["device"].unique().tolist() == ["CPU (tensorflow)"]
+    assert pd.read_csv(out / "results.csv").shape == results.shape
+    failed = pd.read_csv(out / "failures.csv")
+    assert failed.to_dict("records") == [{"point": sweep.points[5].name, "accuracy": 0.8, "seed": 2, "cell": 2,
+                                          "error": "cell 2 (In [3]) raised ValueError: no",
+                                          "notebook": f"points/{sweep.points[5].name}/toy.ipynb"}]
+    summary = (out / "summary.md").read_text()
+    assert "Failed points: 1" in summary and re.search(r"\| +accuracy \| run +\| validation accuracy", summary)
+    rows = [re.split(r" *\| *", line.strip("| ")) for line in summary.splitlines() if "| plain |" in line]
+    # 0.8 over seeds 0, 1: mean 0.805, CI half-width t(0.975, 1) * 0.00707 / sqrt(2) = 0.0635
+    assert rows[0][:3] == ["0.8", "plain", "0.805 ± 0.064"] and rows[0][5] == "2"
+    # 0.5 over seeds 0, 1, 2: mean 0.5, CI half-width t(0.975, 2) * 0.01 / sqrt(3) = 0.0248
+    assert rows[1][:3] == ["0.5", "plain", "0.500 ± 0.025"] and rows[1][5] == "3"
+    assert rows[1][7].startswith("different from the best")
+
+
+# --- Dask -------------------------------------------------------------------------------------------
+
+def test_thread_environment_limits_tensorflow_openmp_and_xla():
+    one, four = sweeps.thread_environment(1), sweeps.thread_environment(4)
+    assert one["TF_NUM_INTRAOP_THREADS"] == "1" and one["OMP_NUM_THREADS"] == "1"
+    assert "--xla_cpu_multi_thread_eigen=false" in one["XLA_FLAGS"]
+    assert four["TF_NUM_INTRAOP_THREADS"] == "4" and "intra_op_parallelism_threads=4" in four["XLA_FLAGS"]
+
+
+def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_path, toy, capsys):
+    path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1]",
+                     extra="points:\n  - {accuracy: 0.9, seed: 0, fail: true}\n")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--workers", "2", "--output", str(out)]) == 1
+    printed = capsys.readouterr()
+    assert "4 of 5 points ran" in printed.out and "1 failed" in printed.out
+    assert "done 4, failed 1, running 0" in printed.err  # the progress bar's last state
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 4 and sorted(results["seed"]) == [0, 0, 1, 1]
+    failed = pd.read_csv(out / "failures.csv")
+    # cell 3 of the executed notebook: papermill adds its injected-parameters cell after cell 0
+    assert len(failed) == 1 and failed["cell"][0] == 3 and "this point was told to fail" in failed["error"][0]
+    assert (out / failed["notebook"][0]).exists()  # the partial notebook is kept
+    finished = sorted(p.name for p in (out / "points").iterdir())
+    threads = {(out / "points" / name / "threads.txt").read_text() for name in finished if "fail" not in name}
+    assert threads == {str(max(1, os.cpu_count() // 2))}  # two one-task workers share the cores
+
+    # the second time only the failed point runs (and fails again); finished ones are kept as they were
+    stamps = {name: (out / "points" / name / "point.json").stat().st_mtime_ns for name in finished}
+    assert cli.main(["sweep", str(path), "--workers", "1", "--output", str(out)]) == 1
+    assert "0 of 1 points ran" in capsys.readouterr().out
+    changed = [n for n in finished if (out / "points" / n / "point.json").stat().st_mtime_ns != stamps[n]]
+    assert changed == [failed["point"][0]]
+    assert len(pd.read_csv(out / "results.csv")) == 4
+
+
+def _start(*command):
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _stop(*processes):
+    for process in processes:
+        with_children = [process, *psutil.Process(process.pid).children(recursive=True)] if process.poll() is None else []
+        for p in with_children:
+            try:
+                p.kill() if isinstance(p, psutil.Process) else p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster():
+    """A Dask scheduler and one worker (two one-thread processes) started as commands on loopback."""
+    dask = str(Path(sys.executable).parent / "dask")
+    port = 28786 + os.getpid() % 1000
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = _start(dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
+    worker = _start(dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard")
+    try:
+        yield address, worker
+    finally:
+        _stop(worker, scheduler)
+
+
+def test_a_sweep_runs_on_an_existing_cluster_given_by_its_address(tmp_path, toy, cluster, capsys):
+    address, _ = cluster
+    path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1]")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--scheduler", address, "--output", str(out)]) == 0, capsys.readouterr()
+    assert f"on {address}" in capsys.readouterr().out
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 4 and results["val_accuracy"].round(2).tolist() == [0.5, 0.51, 0.8, 0.81]
+    assert pd.read_csv(out / "failures.csv").empty
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, toy, cluster):
+    address, worker = cluster
+    path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1, 2]", extra="parameters: {sleep: 6.0}\n")
+    out = tmp_path / "out"
+    sweep = _start(sys.executable, "-m", "lrcourse.cli", "sweep", str(path), "--scheduler", address,
+                   "--output", str(out))
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline:  # kill a worker process while it runs a point
+        for process in psutil.Process(worker.pid).children(recursive=True):
+            if any(_is_point(child) for child in process.children()):
+                time.sleep(1)  # let the point's kernel start
+                process.kill()
+                killed = process.pid
+                break
+        time.sleep(0.2)
+    assert killed, "no worker ever ran a point"
+    printed, _ = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, printed
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 6 and math.isclose(results["val_accuracy"].sum(), 3 * 0.5 + 3 * 0.8 + 2 * 0.03)
+    assert pd.read_csv(out / "failures.csv").empty
+    assert sorted(json.loads((p / "point.json").read_text())["ok"] for p in (out / "points").iterdir()) == [True] * 6
+    time.sleep(2)  # the killed worker's point process notices within a second, and stops with its kernel
+    assert not [p for p in psutil.process_iter() if _is_point(p)]
+
+
+def _is_point(process):
+    try:
+        return "lrcourse.sweeps" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
+def test_lesson_01_on_a_local_cluster_2x2_grid_with_a_point_that_fails(tmp_path, capsys):
+    """A 2x2 grid of lesson 01 at its CI parameters (one epoch, two schedules, one seed a point):
+    scikit-learn's digits have 1,293 training images, so the point asking for 1,500 of them fails
+    in the data cell, and the other three finish."""
+    path = write_sweep(tmp_path, "lesson: notebooks/01_learning_rate_schedules.ipynb\n"
+                                 "parameters_file: notebooks/params/01_ci.yaml\n"
+                                 "parameters: {epochs: 1, schedule_names: [none, step], seeds: [0]}\n"
+                                 "grid:\n  dataset: [fashion_mnist_small, digits]\n  subset: [256, 1500]\n")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--workers", "2", "--output", str(out)]) == 1
+    assert "3 of 4 points ran" in capsys.readouterr().out
+    failed = pd.read_csv(out / "failures.csv")
+    assert failed[["dataset", "subset"]].values.tolist() == [["digits", 1500]]
+    assert "subset must be at most the 1293 training examples of digits" in failed["error"][0]
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 6 and set(results["run"]) == {"none", "step"}
+    assert results["test_accuracy"].between(0.05, 1).all() and (results["device"] == "CPU (tensorflow)").all()
+    summary = (out / "summary.md").read_text()
+    assert re.search(r"\| dataset +\| +subset \| run +\|", summary), summary
+    assert summary.count("not tested (needs 2 seeds or more)") == 5 and "nothing is tested" in summary
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    assert doctest.testmod(sweeps).failed == 0
