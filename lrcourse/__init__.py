@@ -7,11 +7,13 @@ Modules, one idea each:
 * ``callbacks``: a learning-rate recorder and the CLR article's callback
 * ``data``: train, validation and test splits of bundled real images, offline sets and Keras' loaders
 * ``experiments``: a run as a value, repeated over seeds, summarised with intervals and tests
+* ``statistics``: confidence intervals, Welch's test, and the summary table over seeds
 * ``models``: the lessons' networks and augmentation
 * ``training``: fit with a schedule and record what happened
 * ``plots`` and ``widgets``: figures and interactive explorers
 * ``exercises``: self-checking answers
 * ``batch`` and ``cli``: run lessons in batch with papermill
+* ``sweeps``: grids of lesson runs on Dask, summarised over seeds
 * ``device`` and ``paths``: where a run computes and where it writes
 * ``quiet``: keep TensorFlow's log lines out of the lessons (:func:`quiet_tensorflow`)
 """

@@ -7,9 +7,14 @@ records (``runs/``) and figures (``figures/``). A run that fails keeps its parti
 says which cell failed; the other lessons of the batch still run. Values are checked against the
 declared types before anything runs (an int given for a float becomes a float), and the output
 folder is passed to the lesson relative to the repository, so executed notebooks carry no
-absolute paths of this machine.
+absolute paths of this machine. ``python -m lrcourse.batch`` runs one lesson in a process of its
+own (:func:`execute_in_process`): a sweep's point.
 """
 
+import json
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +193,27 @@ def execute(notebook, parameters, run_dir, kernel_name="python3"):
         message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"
         return LessonRun(notebook, output_notebook, time.perf_counter() - start, message, error.cell_index)
     return LessonRun(notebook, output_notebook, time.perf_counter() - start)
+
+
+def execute_in_process(notebook, parameters_file, run_dir, outcome_file):
+    """``python -m lrcourse.batch NOTEBOOK PARAMETERS.json RUN_DIR OUTCOME.json``: :func:`execute`
+    in a process of its own (a sweep's point), writing its outcome as JSON. The process stops,
+    and its kernel with it, when the process that started it dies."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        run = execute(notebook, json.loads(Path(parameters_file).read_text()), run_dir)
+        outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
+    except Exception as error:  # the kernel died, or papermill failed: keep what was written
+        outcome = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0], "cell": None}
+    Path(outcome_file).write_text(json.dumps(outcome))
+
+
+def _exit_with_parent(parent):
+    """Stop this process (and so its kernel) when the process that started it has died."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    execute_in_process(*sys.argv[1:])

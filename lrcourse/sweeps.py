@@ -54,7 +54,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -64,7 +63,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lrcourse import batch, paths
+from lrcourse import batch, paths, statistics
 
 SWEEP_KEYS = ("lesson", "parameters_file", "parameters", "grid", "points")
 SEED_AXIS = "seed"
@@ -241,8 +240,8 @@ def run_point(lesson_name, notebook, parameters, threads):
 
     Runs on a Dask worker. ``notebook`` is the lesson's bytes; ``threads`` maps worker addresses to
     the CPU threads each point's kernel may use there. The point runs in a process of its own
-    (``python -m lrcourse.sweeps``), which the thread limits are given to and which stops when the
-    worker dies. A lesson that fails still returns: its partial notebook is among the files.
+    (``python -m lrcourse.batch``, :func:`lrcourse.batch.execute_in_process`), which the thread
+    limits are given to and which stops when the worker dies. A lesson that fails still returns: its partial notebook is among the files.
     """
     from distributed import get_worker
 
@@ -256,7 +255,7 @@ def run_point(lesson_name, notebook, parameters, threads):
         out.mkdir()
         start = time.perf_counter()
         with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
-            finished = subprocess.run([sys.executable, "-m", "lrcourse.sweeps", str(lesson), str(scratch / "parameters.json"),
+            finished = subprocess.run([sys.executable, "-m", "lrcourse.batch", str(lesson), str(scratch / "parameters.json"),
                                        str(out), str(outcome_file)], env={**os.environ, **thread_environment(allowed)},
                                       stdout=log, stderr=subprocess.STDOUT)
         if outcome_file.exists():
@@ -267,24 +266,6 @@ def run_point(lesson_name, notebook, parameters, threads):
         files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
     return {**outcome, "seconds": time.perf_counter() - start, "worker": worker.address,
             "host": socket.gethostname(), "threads": allowed, "files": files}
-
-
-def _execute_point(lesson, parameters_file, out, outcome_file):
-    """The point's own process: execute the lesson and write its outcome as JSON."""
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    try:
-        run = batch.execute(lesson, json.loads(Path(parameters_file).read_text()), out)
-        outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
-    except Exception as error:  # the kernel died, or papermill failed: keep what was written
-        outcome = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0], "cell": None}
-    Path(outcome_file).write_text(json.dumps(outcome))
-
-
-def _exit_with_parent(parent):
-    """Stop this process (and so its kernel) when the worker that started it has died."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(1)
 
 
 # --- on the machine that runs the command --------------------------------------------------------
@@ -313,8 +294,6 @@ def lost_point(error):
 def results_table(sweep, output):
     """One row per training run of every finished point: the point's parameters, the run's name
     and seed, validation and test metrics, seconds, device, and where its record is."""
-    from lrcourse.training import RunResult
-
     rows = []
     for point in sweep.points:
         folder = point_folder(output, point)
@@ -322,14 +301,13 @@ def results_table(sweep, output):
             continue
         columns = {name: _text(value) for name, value in point.parameters.items() if name not in NOT_COLUMNS}
         for record_path in sorted(folder.glob("runs/*/seed-*.json")):
-            record = RunResult.load(record_path)
+            record = json.loads(record_path.read_text())  # a RunResult's JSON, read without Keras
             rows.append({
-                "point": point.name, **columns, "run": record.name,
-                "seed": record.params.get("spec", {}).get("seed", ""),
-                **{metric: getattr(record, metric) for metric in ("val_accuracy", "test_accuracy", "val_loss",
-                                                                  "test_loss")},
-                "seconds": record.seconds,
-                "device": f"{record.device.get('name', '?')} ({record.device.get('backend', '?')})",
+                "point": point.name, **columns, "run": record["name"],
+                "seed": record["params"].get("spec", {}).get("seed", ""),
+                **{metric: record[metric] for metric in statistics.METRICS},
+                "seconds": record["seconds"],
+                "device": f"{record['device'].get('name', '?')} ({record['device'].get('backend', '?')})",
                 "record": str(record_path.relative_to(paths.resolve(output))),
             })
     return pd.DataFrame(rows)
@@ -351,8 +329,6 @@ def failures_table(sweep, output):
 
 def summary_markdown(sweep, results, failures):
     """``summary.md``: the runs grouped over seeds, with means, 95% CIs and the test against the best."""
-    from lrcourse import experiments
-
     lines = [f"# Sweep {sweep.source.stem}: {paths.display(sweep.lesson)}", ""]
     fixed = ", ".join(f"{name}={_text(value)}" for name, value in sweep.fixed.items()
                       if name not in NOT_COLUMNS) or "the lesson's defaults"
@@ -361,8 +337,8 @@ def summary_markdown(sweep, results, failures):
         return "\n".join(lines + ["No point has finished yet, so there is nothing to summarise.", ""])
     by = [name for name in sweep.axes if name in results.columns and name not in (SEED_AXIS, *NOT_COLUMNS)]
     results = results.assign(**{name: results[name].fillna("") for name in by})  # a point that does not set it
-    table = experiments.summarise_runs(results, by=[*by, "run"])
-    shown = experiments.readable(table).reset_index()
+    table = statistics.summarise_runs(results, by=[*by, "run"])
+    shown = statistics.readable(table).reset_index()
     devices = ", ".join(sorted(results["device"].unique()))
     lines += [
         f"{len(results)} training runs on {devices}, grouped over seeds. Each cell is the mean ± the half-width "
@@ -506,7 +482,3 @@ def _check_workers(client, scheduler):
         have = "no lrcourse" if isinstance(version, Exception) else f"lrcourse {version}"
         raise ConnectionError(f"worker {address} has {have}, this machine has lrcourse {wanted}: install the same "
                               f"version on every worker (pip install from this checkout)")
-
-
-if __name__ == "__main__":
-    _execute_point(*sys.argv[1:])

@@ -327,7 +327,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, toy, cluster):
 
 def _is_point(process):
     try:
-        return "lrcourse.sweeps" in " ".join(process.cmdline())
+        return "lrcourse.batch" in " ".join(process.cmdline())
     except psutil.Error:
         return False
 
