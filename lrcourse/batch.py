@@ -205,7 +205,7 @@ def execute_in_process(notebook, parameters_file, run_dir, outcome_file):
         outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
     except Exception as error:  # the kernel died, or papermill failed: keep what was written
         outcome = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0], "cell": None}
-    Path(outcome_file).write_text(json.dumps(outcome))
+    paths.write_atomically(outcome_file, json.dumps(outcome))
 
 
 def _exit_with_parent(parent):

@@ -28,7 +28,7 @@ def _parser():
     sweep = commands.add_parser("sweep", help="run a grid of lesson runs on Dask and summarise them over seeds")
     sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="lesson, fixed parameters, grid and/or points")
     sweep.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the local Dask cluster (default: one per two cores)")
+                       help="worker processes of the local Dask cluster (default: one per core, fewer if memory is short)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run on an existing Dask cluster instead, such as tcp://HOST:8786")
     sweep.add_argument("--output", default=None,

@@ -4,6 +4,7 @@ Most tests run a toy lesson written here: it trains nothing and writes run recor
 sweep of it takes seconds. One test runs lesson 01 at its CI parameters on a LocalCluster.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -128,6 +129,10 @@ def test_point_names_are_readable_and_hash_every_parameter(tmp_path, toy):
     ("lesson: {toy}\nparameters: {{accuracy: 0.5}}\ngrid: {{accuracy: [0.5]}}\n", "'accuracy' set under parameters and swept too"),
     ("lesson: {toy}\nparameters: {{seeds: [0, 1]}}\ngrid: {{seed: [0, 1]}}\n", "'seeds' set under parameters and swept"),
     ("lesson: {toy}\ngrid: {{seed: [0, 1]}}\npoints: [{{seed: 1}}]\n", "points 2 and 3 are the same run"),
+    ("lesson: {toy}\ngrid: {{seed: [0]}}\npoints: [{{seeds: [0]}}]\n", "points 1 and 2 are the same run"),
+    ("lesson: {toy}\nparameters_file: [a.yaml]\ngrid: {{seed: [0]}}\n", "parameters_file must be one path"),
+    ("lesson: {toy}\nparameters: {{output_dir: x}}\ngrid: {{seed: [0]}}\n", "output_dir is set by the sweep"),
+    ("lesson: {toy}\ngrid: {{seed: [0]}}\ncompare_within: [dataset]\n", "compare_within must list swept names"),
 ])
 def test_refused_sweep_files_exit_2_with_one_line_before_anything_runs(tmp_path, toy, capsys, text, message):
     path = write_sweep(tmp_path, text.format(toy=toy))
@@ -212,13 +217,32 @@ def test_reports_group_over_seeds_and_list_failures_apart(tmp_path, toy):
                                           "error": "cell 2 (In [3]) raised ValueError: no",
                                           "notebook": f"points/{sweep.points[5].name}/toy.ipynb"}]
     summary = (out / "summary.md").read_text()
-    assert "Failed points: 1" in summary and re.search(r"\| +accuracy \| run +\| validation accuracy", summary)
+    assert "Failed points: 1" in summary
+    assert re.search(r"\| +accuracy \| run +\| +failed points \| validation accuracy", summary)
     rows = [re.split(r" *\| *", line.strip("| ")) for line in summary.splitlines() if "| plain |" in line]
-    # 0.8 over seeds 0, 1: mean 0.805, CI half-width t(0.975, 1) * 0.00707 / sqrt(2) = 0.0635
-    assert rows[0][:3] == ["0.8", "plain", "0.805 ± 0.064"] and rows[0][5] == "2"
+    # 0.8 over seeds 0, 1 (seed 2 failed): mean 0.805, CI half-width t(0.975, 1) * 0.00707 / sqrt(2) = 0.0635
+    assert rows[0][:4] == ["0.8", "plain", "1", "0.805 ± 0.064"] and rows[0][6] == "2"
     # 0.5 over seeds 0, 1, 2: mean 0.5, CI half-width t(0.975, 2) * 0.01 / sqrt(3) = 0.0248
-    assert rows[1][:3] == ["0.5", "plain", "0.500 ± 0.025"] and rows[1][5] == "3"
-    assert rows[1][7].startswith("different from the best")
+    assert rows[1][:4] == ["0.5", "plain", "0", "0.500 ± 0.025"] and rows[1][6] == "3"
+    assert rows[1][8].startswith("different from the best")
+    assert "1 setting is each tested against the best" in summary
+
+
+def test_compare_within_gives_each_condition_its_own_table_and_best(tmp_path, toy):
+    path = toy_sweep(tmp_path, toy, grid="runs: [[easy], [hard]]\n  accuracy: [0.5, 0.8]\n  seed: [0, 1]",
+                     extra="compare_within: [runs]\n")
+    sweep = sweeps.read_sweep(path)
+    out = tmp_path / "out"
+    for point in sweep.points:
+        run, seed = point.values["runs"][0], point.values["seed"]
+        value = point.values["accuracy"] - (0.3 if run == "hard" else 0) + 0.01 * seed
+        sweeps.save_point(out, point, outcome(files={f"runs/{run}/seed-{seed}.json": record_file(run, seed, value).encode()}))
+    sweeps.write_reports(sweep, out)
+    summary = (out / "summary.md").read_text()
+    assert "## runs = easy" in summary and "## runs = hard" in summary
+    assert summary.count("best (chosen on validation)") == 2  # one best a condition, each at accuracy 0.8
+    easy, hard = summary.split("## runs = hard")
+    assert re.search(r"\| +0.8 \| easy .*best \(chosen", easy) and re.search(r"\| +0.8 \| hard .*best \(chosen", hard)
 
 
 # --- Dask -------------------------------------------------------------------------------------------
@@ -226,8 +250,20 @@ def test_reports_group_over_seeds_and_list_failures_apart(tmp_path, toy):
 def test_thread_environment_limits_tensorflow_openmp_and_xla():
     one, four = sweeps.thread_environment(1), sweeps.thread_environment(4)
     assert one["TF_NUM_INTRAOP_THREADS"] == "1" and one["OMP_NUM_THREADS"] == "1"
-    assert "--xla_cpu_multi_thread_eigen=false" in one["XLA_FLAGS"]
-    assert four["TF_NUM_INTRAOP_THREADS"] == "4" and "intra_op_parallelism_threads=4" in four["XLA_FLAGS"]
+    assert one["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+    assert four["TF_NUM_INTRAOP_THREADS"] == "4" and four["OMP_NUM_THREADS"] == "4" and "XLA_FLAGS" not in four
+
+
+def test_a_kernel_started_with_the_thread_environment_uses_one_core():
+    """TensorFlow reads the limit: a matrix product loop keeps one core busy, not two."""
+    code = ("import os, time; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow as tf\n"
+            "a = tf.random.normal((800, 800)); f = tf.function(lambda a: [a := tf.matmul(a, a) / 800 for _ in range(40)][-1])\n"
+            "f(a).numpy(); cpu, wall = time.process_time(), time.perf_counter(); f(a).numpy(); f(a).numpy()\n"
+            "print((time.process_time() - cpu) / (time.perf_counter() - wall))")
+    env = {**os.environ, **sweeps.thread_environment(1)}
+    busy = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+                 .stdout.split()[-1])
+    assert busy < 1.3  # CPU seconds per wall second: about 1 with one thread (2 on this 2-core machine without)
 
 
 def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_path, toy, capsys):
@@ -246,7 +282,7 @@ def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_pat
     assert (out / failed["notebook"][0]).exists()  # the partial notebook is kept
     finished = sorted(p.name for p in (out / "points").iterdir())
     threads = {(out / "points" / name / "threads.txt").read_text() for name in finished if "fail" not in name}
-    assert threads == {str(max(1, os.cpu_count() // 2))}  # two one-task workers share the cores
+    assert threads == {str(max(1, dask_cpu_count() // 2))}  # two one-task workers share the cores
 
     # the second time only the failed point runs (and fails again); finished ones are kept as they were
     stamps = {name: (out / "points" / name / "point.json").stat().st_mtime_ns for name in finished}
@@ -257,29 +293,29 @@ def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_pat
     assert len(pd.read_csv(out / "results.csv")) == 4
 
 
-def _start(*command):
+def _start(*command, env=None):
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, **(env or {})})
 
 
 def _stop(*processes):
+    """Kill each process with everything it started."""
     for process in processes:
-        with_children = [process, *psutil.Process(process.pid).children(recursive=True)] if process.poll() is None else []
-        for p in with_children:
-            try:
-                p.kill() if isinstance(p, psutil.Process) else p.kill()
-            except psutil.NoSuchProcess:
-                pass
+        if process.poll() is None:
+            for p in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def cluster():
-    """A Dask scheduler and one worker (two one-thread processes) started as commands on loopback."""
+@contextlib.contextmanager
+def local_cluster(allowed_failures=3):
+    """A Dask scheduler and one `dask worker` command with two one-thread processes, on loopback."""
     dask = str(Path(sys.executable).parent / "dask")
     port = 28786 + os.getpid() % 1000
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = _start(dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
+    env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures)}
+    scheduler = _start(dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", env=env)
     worker = _start(dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard")
     try:
         yield address, worker
@@ -287,49 +323,71 @@ def cluster():
         _stop(worker, scheduler)
 
 
-def test_a_sweep_runs_on_an_existing_cluster_given_by_its_address(tmp_path, toy, cluster, capsys):
-    address, _ = cluster
+def test_a_sweep_runs_on_an_existing_cluster_given_by_its_address(tmp_path, toy, capsys):
     path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1]")
     out = tmp_path / "out"
-    assert cli.main(["sweep", str(path), "--scheduler", address, "--output", str(out)]) == 0, capsys.readouterr()
+    with local_cluster() as (address, _):
+        assert cli.main(["sweep", str(path), "--scheduler", address, "--output", str(out)]) == 0, capsys.readouterr()
     assert f"on {address}" in capsys.readouterr().out
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 4 and results["val_accuracy"].round(2).tolist() == [0.5, 0.51, 0.8, 0.81]
     assert pd.read_csv(out / "failures.csv").empty
+    threads = {(p / "threads.txt").read_text() for p in (out / "points").iterdir()}
+    assert threads == {str(max(1, dask_cpu_count() // 2))}  # two one-task workers on this host share its cores
 
 
-def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, toy, cluster):
-    address, worker = cluster
+def dask_cpu_count():
+    from dask.system import CPU_COUNT
+
+    return CPU_COUNT
+
+
+def _kill_a_worker_running_a_point(worker):
+    """SIGKILL a worker process of the `dask worker` command while its point's kernel runs;
+    return the point's process and its kernel."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for process in psutil.Process(worker.pid).children(recursive=True):
+            points = [child for child in process.children() if "lrcourse.batch" in " ".join(child.cmdline())]
+            kernels = [kernel for point in points for kernel in point.children()]
+            if kernels:
+                time.sleep(1)  # the kernel is running the lesson
+                process.kill()
+                return points + kernels
+        time.sleep(0.2)
+    raise AssertionError("no worker ever ran a point")
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, toy):
     path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5, 0.8]\n  seed: [0, 1, 2]", extra="parameters: {sleep: 6.0}\n")
     out = tmp_path / "out"
-    sweep = _start(sys.executable, "-m", "lrcourse.cli", "sweep", str(path), "--scheduler", address,
-                   "--output", str(out))
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and time.monotonic() < deadline:  # kill a worker process while it runs a point
-        for process in psutil.Process(worker.pid).children(recursive=True):
-            if any(_is_point(child) for child in process.children()):
-                time.sleep(1)  # let the point's kernel start
-                process.kill()
-                killed = process.pid
-                break
-        time.sleep(0.2)
-    assert killed, "no worker ever ran a point"
-    printed, _ = sweep.communicate(timeout=300)
-    assert sweep.returncode == 0, printed
+    with local_cluster() as (address, worker):
+        sweep = _start(sys.executable, "-m", "lrcourse.cli", "sweep", str(path), "--scheduler", address,
+                       "--output", str(out))
+        orphans = _kill_a_worker_running_a_point(worker)
+        printed, _ = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, printed  # the killed point ran again on a worker that lived
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 6 and math.isclose(results["val_accuracy"].sum(), 3 * 0.5 + 3 * 0.8 + 2 * 0.03)
     assert pd.read_csv(out / "failures.csv").empty
-    assert sorted(json.loads((p / "point.json").read_text())["ok"] for p in (out / "points").iterdir()) == [True] * 6
-    time.sleep(2)  # the killed worker's point process notices within a second, and stops with its kernel
-    assert not [p for p in psutil.process_iter() if _is_point(p)]
+    assert [json.loads((p / "point.json").read_text())["ok"] for p in (out / "points").iterdir()] == [True] * 6
+    # the dead worker's point process noticed within a second and stopped, and its kernel with it
+    psutil.wait_procs(orphans, timeout=10)
+    assert not [p.pid for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def _is_point(process):
-    try:
-        return "lrcourse.batch" in " ".join(process.cmdline())
-    except psutil.Error:
-        return False
+def test_a_point_whose_workers_keep_dying_is_listed_as_failed_with_the_reason(tmp_path, toy):
+    path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5]\n  seed: [0]", extra="parameters: {sleep: 6.0}\n")
+    out = tmp_path / "out"
+    with local_cluster(allowed_failures=0) as (address, worker):  # no second try
+        sweep = _start(sys.executable, "-m", "lrcourse.cli", "sweep", str(path), "--scheduler", address,
+                       "--output", str(out))
+        _kill_a_worker_running_a_point(worker)
+        printed, _ = sweep.communicate(timeout=300)
+    assert sweep.returncode == 1, printed
+    failed = pd.read_csv(out / "failures.csv")
+    assert len(failed) == 1 and failed["error"][0].startswith("KilledWorker") and "died" in failed["error"][0]
+    assert (out / "results.csv").read_text().strip() == ""  # no run finished
 
 
 def test_lesson_01_on_a_local_cluster_2x2_grid_with_a_point_that_fails(tmp_path, capsys):
@@ -358,3 +416,10 @@ def test_the_docstring_examples_hold():
     import doctest
 
     assert doctest.testmod(sweeps).failed == 0
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_is_accepted_and_sweeps_five_seeds(path):
+    sweep = sweeps.read_sweep(path)
+    assert [p.values for p in sweep.points] == [{"seed": seed} for seed in range(5)]
+    assert all(p.parameters["seeds"] == [p.values["seed"]] for p in sweep.points)
