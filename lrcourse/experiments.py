@@ -39,7 +39,6 @@ from lrcourse.statistics import METRICS, confidence_interval, readable, summaris
 from lrcourse.training import RunResult, compile_model, steps_per_epoch, train
 
 
-
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that defines one training run.
@@ -261,14 +260,7 @@ def runs_table(records):
 
 
 def summarise(records, alpha=0.05):
-    """Per spec (in first-seen order): mean, std and 95% CI of each metric, and the test against the best.
-
-    Columns: ``seeds``; ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` for validation and test
-    accuracy and loss; ``seconds`` (mean per run); ``best`` (highest mean validation accuracy);
-    ``p_vs_best`` (Welch's test on test accuracy against the best; NaN for the best itself and
-    when a setting has fewer than two seeds); ``distinguishable`` (``p_vs_best < alpha``, or None
-    where there is no test).
-    """
+    """Per spec, in first-seen order: :func:`lrcourse.statistics.summarise_runs` of the records."""
     return summarise_runs(runs_table(records), by="run", alpha=alpha)
 
 

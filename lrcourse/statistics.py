@@ -54,9 +54,19 @@ def welch_p_value(a, b):
 
 
 def summarise_runs(runs, by="run", alpha=0.05):
-    """:func:`summarise` for a table of runs (one row per run, with the metrics and ``seconds``),
-    grouped by the column or columns ``by``: every row of a group is one seed of one setting.
-    A sweep groups its ``results.csv`` this way, by the swept parameters and the run's name."""
+    """Per setting: mean, std and 95% CI of each metric, and the test against the best.
+
+    ``runs`` has one row per training run, with the columns of :data:`METRICS` and ``seconds``;
+    the rows of one group of ``by`` (a column or a list of columns) are the seeds of one setting.
+    The lessons group by the run's name (:func:`lrcourse.experiments.summarise`), a sweep by the
+    swept parameters and the run's name.
+
+    Columns: ``seeds``; ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` for validation and test
+    accuracy and loss; ``seconds`` (mean per run); ``best`` (highest mean validation accuracy);
+    ``p_vs_best`` (Welch's test on test accuracy against the best; NaN for the best itself and
+    when a setting has fewer than two seeds); ``distinguishable`` (``p_vs_best < alpha``, or None
+    where there is no test).
+    """
     if not isinstance(by, str) and len(by) == 1:
         by = by[0]
     groups = dict(list(runs.groupby(by, sort=False, dropna=False)))

@@ -98,8 +98,8 @@ class Sweep:
 def expand_grid(grid):
     """Every combination of the grid's values, the last axis varying fastest.
 
-    >>> expand_grid({"initial_lr": [0.1, 0.01], "seed": [0, 1]})
-    [{'initial_lr': 0.1, 'seed': 0}, {'initial_lr': 0.1, 'seed': 1}, {'initial_lr': 0.01, 'seed': 0}, {'initial_lr': 0.01, 'seed': 1}]
+    >>> expand_grid({"lr": [0.1, 0.01], "seed": [0, 1]})
+    [{'lr': 0.1, 'seed': 0}, {'lr': 0.1, 'seed': 1}, {'lr': 0.01, 'seed': 0}, {'lr': 0.01, 'seed': 1}]
     """
     return [dict(zip(grid, combination)) for combination in itertools.product(*grid.values())]
 
@@ -254,26 +254,29 @@ def run_point(lesson_name, notebook, parameters, threads):
     """Execute one point in a scratch folder on this worker; return its outcome and its files.
 
     Runs on a Dask worker. ``notebook`` is the lesson's bytes; ``threads`` maps each machine (its
-    address) to the CPU threads a point's kernel may use there (:func:`threads_per_host`). The point runs in a process of its own
-    (``python -m lrcourse.batch``, :func:`lrcourse.batch.execute_in_process`), which the thread
-    limits are given to and which stops when the worker dies. A lesson that fails still returns: its partial notebook is among the files.
+    address) to the CPU threads a point's kernel may use there (:func:`threads_per_host`). The
+    point runs in a process of its own (``python -m lrcourse.batch``,
+    :func:`lrcourse.batch.execute_in_process`), which gets the thread limits and stops when the
+    worker dies. A lesson that fails still returns: its partial notebook is among the files.
     """
     from dask.system import CPU_COUNT
     from distributed import get_worker
     from distributed.comm import get_address_host
 
     worker = get_worker()
-    kernel_threads = threads.get(get_address_host(worker.address)) or max(1, CPU_COUNT // worker.state.nthreads)
+    host = get_address_host(worker.address)
+    kernel_threads = threads.get(host) or max(1, CPU_COUNT // worker.state.nthreads)  # a machine that joined later
     with tempfile.TemporaryDirectory(prefix="lrcourse-point-") as scratch:
         scratch = Path(scratch)
-        lesson, out, outcome_file = scratch / lesson_name, scratch / "point", scratch / "outcome.json"
+        lesson, out = scratch / lesson_name, scratch / "point"
+        parameters_file, outcome_file = scratch / "parameters.json", scratch / "outcome.json"
         lesson.write_bytes(notebook)
-        (scratch / "parameters.json").write_text(json.dumps(parameters))
+        parameters_file.write_text(json.dumps(parameters))
         out.mkdir()
+        command = [sys.executable, "-m", "lrcourse.batch", lesson, parameters_file, out, outcome_file]
         start = time.perf_counter()
         with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
-            finished = subprocess.run([sys.executable, "-m", "lrcourse.batch", str(lesson), str(scratch / "parameters.json"),
-                                       str(out), str(outcome_file)], env={**os.environ, **thread_environment(kernel_threads)},
+            finished = subprocess.run(command, env={**os.environ, **thread_environment(kernel_threads)},
                                       stdout=log, stderr=subprocess.STDOUT)
         if outcome_file.exists():
             outcome = json.loads(outcome_file.read_text())

@@ -181,3 +181,12 @@ def test_a_runner_reused_for_the_next_seed_trains_exactly_like_a_fresh_build(mod
     fresh = experiments.run(replace(spec, seed=1))
     assert reused.history == fresh.history and reused.test_accuracy == fresh.test_accuracy
     assert reused.learning_rates == fresh.learning_rates and reused.iterations == fresh.iterations
+
+
+def test_the_statistics_docstring_examples_hold():
+    import doctest
+
+    from lrcourse import statistics
+
+    result = doctest.testmod(statistics)
+    assert result.attempted >= 2 and result.failed == 0

@@ -390,6 +390,23 @@ def test_a_point_whose_workers_keep_dying_is_listed_as_failed_with_the_reason(tm
     assert (out / "results.csv").read_text().strip() == ""  # no run finished
 
 
+def test_ctrl_c_keeps_the_finished_points_and_the_next_run_does_the_rest(tmp_path, toy):
+    path = toy_sweep(tmp_path, toy, grid="seed: [0, 1, 2, 3]", extra="parameters: {sleep: 2.0}\n")
+    out = tmp_path / "out"
+    sweep = _start(sys.executable, "-m", "lrcourse.cli", "sweep", str(path), "--workers", "1", "--output", str(out))
+    deadline = time.monotonic() + 120
+    while not list(out.glob("points/*/point.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)
+    printed, _ = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, printed
+    assert "interrupted: the finished points are kept" in printed
+    finished = [p for p in (out / "points").iterdir() if sweeps.is_finished(p)]
+    assert 1 <= len(finished) < 4
+    assert cli.main(["sweep", str(path), "--workers", "2", "--output", str(out)]) == 0
+    assert len(pd.read_csv(out / "results.csv")) == 4
+
+
 def test_lesson_01_on_a_local_cluster_2x2_grid_with_a_point_that_fails(tmp_path, capsys):
     """A 2x2 grid of lesson 01 at its CI parameters (one epoch, two schedules, one seed a point):
     scikit-learn's digits have 1,293 training images, so the point asking for 1,500 of them fails
@@ -415,7 +432,8 @@ def test_lesson_01_on_a_local_cluster_2x2_grid_with_a_point_that_fails(tmp_path,
 def test_the_docstring_examples_hold():
     import doctest
 
-    assert doctest.testmod(sweeps).failed == 0
+    result = doctest.testmod(sweeps)
+    assert result.attempted >= 1 and result.failed == 0
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "sweeps").rglob("*.yaml")), ids=lambda p: p.name)
