@@ -37,8 +37,9 @@ missing or failed ones, and a point whose parameters change is a new point. Edit
 itself does not start the points again: give another ``--output`` for that.
 
 Threads: several TensorFlow kernels on one machine would each start a thread per core and fight
-over them. Each point's kernel gets its machine's cores divided by the task slots Dask runs there
-(``TF_NUM_INTRAOP_THREADS``, ``OMP_NUM_THREADS`` and XLA's CPU threads; :func:`thread_environment`).
+over them. Each point's kernel gets its machine's cores divided by the task slots of the Dask
+workers there (:func:`kernel_threads`), through TensorFlow's and OpenMP's thread settings
+(:func:`thread_environment`).
 """
 
 import contextlib
@@ -156,10 +157,10 @@ def read_sweep(path):
                              f"list each point once")
         seen[same] = i
         points.append(Point(_point_name(lesson, values, parameters), values, parameters))
-    swept_names = {name for values in swept for name in values}
+    swept_names = {name for values in swept for name in [*values, *_lesson_values(values, declared)]}
     fixed = {name: value for name, value in {**base, **fixed}.items() if name not in swept_names}
     within = content.get("compare_within") or []
-    if not isinstance(within, list) or not set(within) <= swept_names - {SEED_AXIS}:
+    if not isinstance(within, list) or not set(within) <= swept_names - {SEED_AXIS, *SET_BY_SWEEP}:
         raise ValueError(f"{where}: compare_within must list swept names (not seed), such as [dataset]; "
                          f"got {within!r}")
     return Sweep(source, lesson, fixed, tuple(points), tuple(within))
@@ -250,22 +251,33 @@ def thread_environment(threads):
     return environment
 
 
-def run_point(lesson_name, notebook, parameters, threads):
-    """Execute one point in a scratch folder on this worker; return its outcome and its files.
-
-    Runs on a Dask worker. ``notebook`` is the lesson's bytes; ``threads`` maps each machine (its
-    address) to the CPU threads a point's kernel may use there (:func:`threads_per_host`). The
-    point runs in a process of its own (``python -m lrcourse.batch``,
-    :func:`lrcourse.batch.execute_in_process`), which gets the thread limits and stops when the
-    worker dies. A lesson that fails still returns: its partial notebook is among the files.
-    """
+def kernel_threads():
+    """The CPU threads for a point's kernel on this worker: the machine's cores (affinity and
+    container limits counted) divided by the task slots of all Dask workers on it, counted when
+    the point starts, so that a worker that restarted or joined late is counted too."""
     from dask.system import CPU_COUNT
-    from distributed import get_worker
+    from distributed import get_client, get_worker
     from distributed.comm import get_address_host
 
     worker = get_worker()
     host = get_address_host(worker.address)
-    kernel_threads = threads.get(host) or max(1, CPU_COUNT // worker.state.nthreads)  # a machine that joined later
+    workers = get_client().scheduler_info(n_workers=-1)["workers"].values()
+    slots = sum(info["nthreads"] for info in workers if info["host"] == host) or worker.state.nthreads
+    return max(1, CPU_COUNT // slots)
+
+
+def run_point(lesson_name, notebook, parameters):
+    """Execute one point in a scratch folder on this worker; return its outcome and its files.
+
+    Runs on a Dask worker. ``notebook`` is the lesson's bytes. The point runs in a process of its
+    own (``python -m lrcourse.batch``, :func:`lrcourse.batch.execute_in_process`), which gets the
+    thread limits of :func:`kernel_threads` and stops when the worker dies. A lesson that fails
+    still returns: its partial notebook is among the files.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    threads = kernel_threads()
     with tempfile.TemporaryDirectory(prefix="lrcourse-point-") as scratch:
         scratch = Path(scratch)
         lesson, out = scratch / lesson_name, scratch / "point"
@@ -276,7 +288,7 @@ def run_point(lesson_name, notebook, parameters, threads):
         command = [sys.executable, "-m", "lrcourse.batch", lesson, parameters_file, out, outcome_file]
         start = time.perf_counter()
         with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
-            finished = subprocess.run(command, env={**os.environ, **thread_environment(kernel_threads)},
+            finished = subprocess.run(command, env={**os.environ, **thread_environment(threads)},
                                       stdout=log, stderr=subprocess.STDOUT)
         if outcome_file.exists():
             outcome = json.loads(outcome_file.read_text())
@@ -285,7 +297,7 @@ def run_point(lesson_name, notebook, parameters, threads):
                        "error": f"the process running the point stopped with exit status {finished.returncode}"}
         files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
     return {**outcome, "seconds": time.perf_counter() - start, "worker": worker.address,
-            "host": socket.gethostname(), "threads": kernel_threads, "files": files}
+            "host": socket.gethostname(), "threads": threads, "files": files}
 
 
 # --- on the machine that runs the command --------------------------------------------------------
@@ -426,10 +438,9 @@ def run_sweep(sweep, output, client, progress=True):
     write the reports. Returns a :class:`SweepReport`; a failed point never stops the others."""
     output = paths.resolve(output)
     pending = [point for point in sweep.points if not is_finished(point_folder(output, point))]
-    threads = threads_per_host(client)
     notebook, run_id = sweep.lesson.read_bytes(), uuid.uuid4().hex[:6]  # task keys unique on a shared cluster
     start = time.perf_counter()
-    futures = {client.submit(run_point, sweep.lesson.name, notebook, point.parameters, threads,
+    futures = {client.submit(run_point, sweep.lesson.name, notebook, point.parameters,
                              key=f"lrcourse-{run_id}-{point.name}", pure=False): point for point in pending}
     failed = 0
     with _progress_bar(len(pending), progress) as bar:
@@ -466,32 +477,10 @@ def _running(client, keys, slots):
     return min(processing, slots)
 
 
-def threads_per_host(client):
-    """``{machine address: threads}``: each machine's cores divided by the task slots of its workers.
-
-    A point looks its machine up when it starts, so a worker that restarts (with a new address)
-    still gets its share.
-    """
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    cores = client.run(_cpu_count)
-    slots, host_cores = Counter(), {}
-    for address, info in workers.items():
-        slots[info["host"]] += info["nthreads"]
-        host_cores[info["host"]] = cores.get(address) or 1
-    return {host: max(1, host_cores[host] // slots[host]) for host in slots}
-
-
-def _cpu_count():
-    """The cores this process may use (affinity and container limits counted)."""
-    from dask.system import CPU_COUNT
-
-    return CPU_COUNT
-
-
 def default_workers():
     """Worker processes for a sweep on this machine: one per core, each point's kernel on one
-    thread (on 2 cores that ran lesson points 1.5 times as fast as one worker with two threads:
-    ``benchmarks/sweep_overhead.py``), and no more than memory holds at about 3 GiB a kernel."""
+    thread (on 2 cores that ran lesson 01's points 1.3 times as fast as one worker with two
+    threads: ``benchmarks/sweep_overhead.py``), and no more than memory holds at about 3 GiB a kernel."""
     from dask.system import CPU_COUNT
 
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

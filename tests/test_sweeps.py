@@ -19,6 +19,7 @@ import nbformat
 import pandas as pd
 import psutil
 import pytest
+from distributed import Client
 from nbformat.v4 import new_code_cell, new_notebook
 
 from lrcourse import cli, sweeps
@@ -318,6 +319,8 @@ def local_cluster(allowed_failures=3):
     scheduler = _start(dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", env=env)
     worker = _start(dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard")
     try:
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)  # both, so that each point sees the other's slot
         yield address, worker
     finally:
         _stop(worker, scheduler)
@@ -441,3 +444,12 @@ def test_every_shipped_sweep_is_accepted_and_sweeps_five_seeds(path):
     sweep = sweeps.read_sweep(path)
     assert [p.values for p in sweep.points] == [{"seed": seed} for seed in range(5)]
     assert all(p.parameters["seeds"] == [p.values["seed"]] for p in sweep.points)
+
+
+def test_the_readme_example_sweep_is_accepted(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("A sweep file:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    sweep = sweeps.read_sweep(write_sweep(tmp_path, example))
+    assert len(sweep.points) == 3 * 3 + 1 and sweep.axes == ["initial_lr", "seed", "momentum"]
+    assert sweep.fixed == {"dataset": "fashion_mnist_small", "subset": 256, "model_name": "mnist_cnn", "epochs": 20,
+                           "batch_size": 32, "schedule_names": ["none", "step", "linear"]}
