@@ -377,7 +377,7 @@ def summary_markdown(sweep, results, failures):
         return "\n".join(lines + ["No point has finished yet, so there is nothing to summarise.", ""])
     axes = [name for name in sweep.axes if name in results.columns and name not in (SEED_AXIS, *SET_BY_SWEEP)]
     results = results.assign(**{name: results[name].fillna("") for name in axes})  # a point that does not set it
-    failed = Counter(tuple(_cell(values.get(name, "")) for name in axes) for values in _failed_values(sweep, failures))
+    failed = Counter(map(tuple, failures.reindex(columns=axes).fillna("").astype(str).to_numpy()))
     lines += [
         f"{len(results)} training runs on {', '.join(sorted(results['device'].unique()))}, grouped over seeds. Each "
         "cell is the mean ± the half-width of its 95% confidence interval (Student's t over the seeds). The best "
@@ -386,22 +386,16 @@ def summary_markdown(sweep, results, failures):
         "and no test. A setting with failed points is summarised over the seeds that finished.", ""]
     within = list(sweep.compare_within)
     groups = results.groupby(within, sort=False) if within else [((), results)]
+    compared = [name for name in axes if name not in within]
     for condition, runs in groups:
-        compared = [name for name in axes if name not in within]
         table = statistics.summarise_runs(runs, by=[*compared, "run"])
         shown = statistics.readable(table).reset_index()
-        shown.insert(len(compared) + 1, "failed points", [
-            failed[tuple(row[name] if name in compared else dict(zip(within, condition))[name] for name in axes)]
-            for _, row in shown.iterrows()])
+        values = [{**dict(zip(within, condition)), **row} for row in shown.to_dict("records")]
+        shown.insert(len(compared) + 1, "failed points", [failed[tuple(v[name] for name in axes)] for v in values])
         if within:
             lines += [f"## {', '.join(f'{name} = {value}' for name, value in zip(within, condition))}", ""]
         lines += [shown.to_markdown(index=False), "", _caution(table["distinguishable"].notna().sum()), ""]
     return "\n".join(lines)
-
-
-def _failed_values(sweep, failures):
-    by_name = {point.name: point.values for point in sweep.points}
-    return [by_name[name] for name in failures["point"]]
 
 
 def _caution(tested):
