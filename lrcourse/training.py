@@ -47,7 +47,7 @@ class RunResult:
 
     def save(self, path):
         """Write the record as JSON to ``path`` (atomically: whole or not at all) and return the path."""
-        return paths.write_atomically(path, json.dumps(asdict(self), indent=1, default=_jsonable))
+        return paths.write_atomically(path, json.dumps(asdict(self), indent=1, default=jsonable))
 
     @classmethod
     def load(cls, path):
@@ -63,7 +63,8 @@ def _describe(optimizer):
         return {"class_name": type(optimizer).__name__, "learning_rate": repr(optimizer._learning_rate)}
 
 
-def _jsonable(value):
+def jsonable(value):
+    """A NumPy number or array as plain JSON; anything else as its text (for `json.dumps(default=...)`)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
