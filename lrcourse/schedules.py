@@ -229,6 +229,319 @@ class TimeBasedDecay(LearningRateDecay):
 
 
 
+# Building blocks: any hyperparameter over updates, joined in phases.
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class Constant(LearningRateDecay):
+    """The same value at every update: ``value(k) = value``.
+
+    >>> Constant(0.01)(12345)
+    0.01
+    """
+
+    unit = "iteration"
+
+    def __init__(self, value, steps_per_epoch=None):
+        super().__init__(steps_per_epoch)
+        self.value = _checks.non_negative("value", value)
+
+    def formula(self, t, xp):
+        return xp.full_like(t, self.value)
+
+    def get_config(self):
+        return {"value": self.value, **super().get_config()}
+
+
+ANNEAL_STRATEGIES = ("cos", "linear")
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class Anneal(LearningRateDecay):
+    """Move from ``start`` to ``end`` over ``steps`` updates, then stay at ``end``.
+
+    With ``p = min(k / steps, 1)`` the fraction of the way done::
+
+        cos:    value(k) = end + (start - end) * (1 + cos(pi p)) / 2
+        linear: value(k) = (1 - p) * start + p * end
+
+    The cosine leaves ``start`` and arrives at ``end`` gently; the line goes at one speed. This is
+    PyTorch's ``OneCycleLR`` anneal. ``steps`` may be fractional (PyTorch's phases are). It can
+    schedule any hyperparameter: a rate, or a momentum going down.
+
+    >>> round(Anneal(0.1, 0.0, steps=100)(50), 6), round(Anneal(0.1, 0.0, steps=100)(500), 6)
+    (0.05, 0.0)
+    >>> round(Anneal(0.95, 0.85, steps=100, strategy="linear")(25), 6)
+    0.925
+    """
+
+    unit = "iteration"
+
+    def __init__(self, start, end, steps, strategy="cos", steps_per_epoch=None):
+        super().__init__(steps_per_epoch)
+        self.start = _checks.non_negative("start", start)
+        self.end = _checks.non_negative("end", end)
+        self.steps = _checks.positive("steps", steps)
+        self.strategy = _checks.choice("strategy", strategy, ANNEAL_STRATEGIES)
+
+    def formula(self, t, xp):
+        p = xp.clip(t / self.steps, 0.0, 1.0)
+        if self.strategy == "linear":
+            return (1 - p) * self.start + p * self.end  # exact at both ends, even in float32
+        return self.end + (self.start - self.end) * xp.square(xp.cos(math.pi / 2 * p))  # = (1 + cos(pi p)) / 2
+
+    def default_length(self):
+        return math.ceil(self.steps)
+
+    def get_config(self):
+        return {"start": self.start, "end": self.end, "steps": self.steps, "strategy": self.strategy,
+                **super().get_config()}
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class Join(LearningRateDecay):
+    """Schedules one after another, each counting updates from its own start.
+
+    With boundaries ``b_1 < b_2 < ...`` (in updates, from the start of the run)::
+
+        value(k) = schedules[0](k)          for k < b_1
+                 = schedules[i](k - b_i)    for b_i <= k < b_(i+1)
+
+    and the last schedule runs on. This is optax's ``join_schedules`` (fastai's
+    ``combine_scheds`` says the same with fractions of the run). Warmup + cosine, SGDR restarts
+    and one-cycle are made of it. The parts are schedules counting updates (``Constant``,
+    ``Anneal``, ``CyclicalLearningRate``, ``TimeBasedDecay``, another ``Join``...); the joined
+    schedule is saved with the model, parts included.
+
+    >>> warmup_then_hold = Join([Anneal(0.0, 0.1, 10, "linear"), Constant(0.1)], boundaries=[10])
+    >>> warmup_then_hold(5), warmup_then_hold(10), warmup_then_hold(1000)
+    (0.05, 0.1, 0.1)
+    """
+
+    unit = "iteration"
+
+    def __init__(self, schedules, boundaries, steps_per_epoch=None):
+        super().__init__(steps_per_epoch)
+        self.schedules = [_joinable(part) for part in schedules]
+        self.boundaries = [_checks.positive("each boundary", b) for b in boundaries]
+        if len(self.boundaries) != len(self.schedules) - 1:
+            raise ValueError(f"Join needs one boundary fewer than schedules; got {len(self.schedules)} "
+                             f"schedules and {len(self.boundaries)} boundaries")
+        if any(b >= after for b, after in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError(f"boundaries must increase; got {self.boundaries}")
+
+    def formula(self, t, xp):
+        value = self.schedules[0].formula(t, xp)
+        for start, part in zip(self.boundaries, self.schedules[1:]):
+            value = xp.where(t >= start, part.formula(xp.maximum(t - start, 0.0), xp), value)
+        return value
+
+    def default_length(self):
+        return math.ceil(self.boundaries[-1] + self.schedules[-1].default_length()) if self.boundaries else 100
+
+    def arguments(self):
+        return {"schedules": self.schedules, "boundaries": self.boundaries, "steps_per_epoch": self.steps_per_epoch}
+
+    def get_config(self):
+        return {"schedules": [keras.saving.serialize_keras_object(part) for part in self.schedules],
+                "boundaries": self.boundaries, **LearningRateDecay.get_config(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "schedules": [keras.saving.deserialize_keras_object(c) for c in config["schedules"]]})
+
+
+def _joinable(part):
+    if not isinstance(part, LearningRateDecay) or part.unit != "iteration":
+        raise ValueError(f"Join takes lrcourse schedules that count updates (Constant, Anneal, "
+                         f"CyclicalLearningRate, TimeBasedDecay, Join...); got {part!r}: give an epoch-based "
+                         f"schedule's steps in updates instead")
+    return part
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class WarmupCosine(Join):
+    """A linear warmup from ``initial_lr`` to ``peak_lr``, then a cosine down to ``alpha * peak_lr``.
+
+    ``lr(k) = initial_lr + (peak_lr - initial_lr) * k / warmup_steps`` for ``k < warmup_steps``,
+    then ``Anneal(peak_lr, alpha * peak_lr, decay_steps)`` counted from the warmup's end; after
+    ``warmup_steps + decay_steps`` updates it stays at ``alpha * peak_lr``. Keras'
+    ``CosineDecay(initial_lr, decay_steps, alpha, warmup_target=peak_lr, warmup_steps=...)``
+    gives the same values.
+
+    The warmup matters most with large rates and large batches: at the start the weights are
+    random and the gradients large and erratic, so a full-size step can throw the network into a
+    bad region (or to NaN) before it has learned anything (Goyal et al. 2017).
+
+    >>> s = WarmupCosine(peak_lr=0.1, warmup_steps=100, decay_steps=900)
+    >>> [round(s(k), 6) for k in (50, 100, 550, 1000)]
+    [0.05, 0.1, 0.05, 0.0]
+    """
+
+    def __init__(self, peak_lr, warmup_steps, decay_steps, initial_lr=0.0, alpha=0.0, steps_per_epoch=None):
+        self.peak_lr = _checks.positive("peak_lr", peak_lr)
+        self.warmup_steps = _checks.count("warmup_steps", warmup_steps)
+        self.decay_steps = _checks.count("decay_steps", decay_steps)
+        self.initial_lr = _checks.non_negative("initial_lr", initial_lr)
+        self.alpha = _checks.non_negative("alpha", alpha)
+        super().__init__(
+            [Anneal(self.initial_lr, self.peak_lr, self.warmup_steps, "linear"),
+             Anneal(self.peak_lr, self.alpha * self.peak_lr, self.decay_steps, "cos")],
+            boundaries=[self.warmup_steps], steps_per_epoch=steps_per_epoch)
+
+    def get_config(self):
+        return {"peak_lr": self.peak_lr, "warmup_steps": self.warmup_steps, "decay_steps": self.decay_steps,
+                "initial_lr": self.initial_lr, "alpha": self.alpha, **LearningRateDecay.get_config(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class CosineRestarts(Join):
+    """SGDR (Loshchilov and Hutter 2017): cosine decays that restart at a high rate.
+
+    Cycle ``i`` (from 0) lasts ``first_period * t_mul ** i`` updates and anneals by a cosine from
+    ``initial_lr * (alpha + (1 - alpha) * m_mul ** i)`` down to ``alpha * initial_lr``; then the
+    rate jumps back up. After ``cycles`` cycles it stays at ``alpha * initial_lr`` (Keras'
+    ``CosineDecayRestarts`` restarts forever; within the cycles the two give the same values, as
+    does PyTorch's ``CosineAnnealingWarmRestarts`` with ``eta_min = alpha * initial_lr``).
+
+    >>> s = CosineRestarts(0.1, first_period=100, cycles=3, alpha=0.01)   # cycles of 100, 200, 400
+    >>> s(0), round(s(50), 6), s(100), s(300), s(700)
+    (0.1, 0.0505, 0.1, 0.1, 0.001)
+    """
+
+    def __init__(self, initial_lr, first_period, cycles, t_mul=2.0, m_mul=1.0, alpha=0.0, steps_per_epoch=None):
+        self.initial_lr = _checks.positive("initial_lr", initial_lr)
+        self.first_period = _checks.count("first_period", first_period)
+        self.cycles = _checks.count("cycles", cycles)
+        self.t_mul = _checks.positive("t_mul", t_mul)
+        self.m_mul = _checks.in_unit_interval("m_mul", m_mul)
+        self.alpha = _checks.non_negative("alpha", alpha)
+        periods = [self.first_period * self.t_mul ** i for i in range(self.cycles)]
+        floor = self.alpha * self.initial_lr
+        super().__init__(
+            [Anneal(floor + (self.initial_lr - floor) * self.m_mul ** i, floor, period)
+             for i, period in enumerate(periods)],
+            boundaries=list(np.cumsum(periods[:-1]).tolist()), steps_per_epoch=steps_per_epoch)
+
+    def get_config(self):
+        return {"initial_lr": self.initial_lr, "first_period": self.first_period, "cycles": self.cycles,
+                "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, **LearningRateDecay.get_config(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+ONE_CYCLE_CONVENTIONS = ("pytorch", "fastai")
+
+
+@keras.saving.register_keras_serializable(package="lrcourse")
+class OneCycle(Join):
+    """One cycle (Smith 2018, "super-convergence"): up to ``max_lr`` and down far below the start, once.
+
+    The arguments and values are PyTorch's ``OneCycleLR``. With ``T = total_steps``, the rate
+    starts at ``initial = max_lr / div_factor``, rises to ``max_lr`` over the first ``pct_start``
+    of the run, then anneals down to ``initial / final_div_factor``::
+
+        phase 1: k from 0 to e1 = pct_start * T - 1:   Anneal(initial, max_lr)
+        phase 2: k from e1 to T - 1:                   Anneal(max_lr, initial / final_div_factor)
+
+    with the cosine (``anneal_strategy="cos"``) or linear ``Anneal``. ``three_phase=True`` comes
+    back down to ``initial`` by ``2 * pct_start * T - 2`` and only then anneals to the minimum.
+    ``momentum_schedule()`` gives the momentum that moves against the rate, from
+    ``max_momentum`` down to ``base_momentum`` while the rate rises and back (Smith: a large
+    rate wants a smaller momentum); give it to ``lrcourse.optimizers.SGD(momentum=...)`` or as
+    Adam's ``beta_1``. Past ``total_steps`` both hold their final values (PyTorch raises).
+
+    ``convention="fastai"`` ends the phases at ``pct_start * T`` and ``T`` (fastai measures the
+    position before the batch); ``OneCycle.fastai(max_lr, total_steps)`` is fastai's
+    ``fit_one_cycle``: ``pct_start=0.25``, final rate ``max_lr / 1e5``, cosine in both phases.
+
+    >>> s = OneCycle(max_lr=0.01, total_steps=1000)
+    >>> round(s(0), 6), s(299), round(s(500), 6), round(s(999), 10)
+    (0.0004, 0.01, 0.0081, 4e-08)
+    >>> m = s.momentum_schedule()
+    >>> round(m(0), 6), round(m(299), 6), round(m(999), 6)
+    (0.95, 0.85, 0.95)
+    """
+
+    def __init__(self, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False, base_momentum=0.85, max_momentum=0.95,
+                 convention="pytorch", steps_per_epoch=None):
+        self.max_lr = _checks.positive("max_lr", max_lr)
+        self.total_steps = _checks.count("total_steps", total_steps)
+        self.pct_start = _checks.number("pct_start", pct_start, "a fraction of the run in (0, 1)")
+        self.anneal_strategy = _checks.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+        self.div_factor = _checks.positive("div_factor", div_factor)
+        self.final_div_factor = _checks.positive("final_div_factor", final_div_factor)
+        self.three_phase = bool(three_phase)
+        self.base_momentum = _checks.number("base_momentum", base_momentum, "in [0, 1]")
+        self.max_momentum = _checks.number("max_momentum", max_momentum, "in [0, 1]")
+        self.convention = _checks.choice("convention", convention, ONE_CYCLE_CONVENTIONS)
+        if not 0 <= self.base_momentum <= 1 or not 0 <= self.max_momentum <= 1:
+            raise ValueError(f"base_momentum and max_momentum must be in [0, 1]; got {base_momentum!r}, "
+                             f"{max_momentum!r}")
+        self.ends = self._phase_ends()
+        initial = self.max_lr / self.div_factor
+        rates = [initial, self.max_lr, initial, initial / self.final_div_factor]
+        if not self.three_phase:
+            rates = [initial, self.max_lr, initial / self.final_div_factor]
+        super().__init__(self._phases(rates), boundaries=self.ends[:-1], steps_per_epoch=steps_per_epoch)
+
+    @classmethod
+    def fastai(cls, max_lr, total_steps, pct_start=0.25, div=25.0, div_final=1e5, moms=(0.95, 0.85, 0.95)):
+        """fastai's ``fit_one_cycle`` as a ``OneCycle``: its defaults and its phase positions."""
+        return cls(max_lr, total_steps, pct_start=pct_start, anneal_strategy="cos", div_factor=div,
+                   final_div_factor=div_final / div, base_momentum=moms[1], max_momentum=moms[0],
+                   convention="fastai")
+
+    def momentum_schedule(self):
+        """The momentum (or Adam's ``beta_1``) at each update: against the rate, in the same phases."""
+        high, low = self.max_momentum, self.base_momentum
+        return Join(self._phases([high, low, high, high] if self.three_phase else [high, low, high]),
+                    boundaries=self.ends[:-1])
+
+    def _phase_ends(self):
+        """Where each phase ends, in updates (floats, as in PyTorch)."""
+        n_phases = 3 if self.three_phase else 2
+        limit = 0.5 if self.three_phase else 1.0
+        if not 0 < self.pct_start < limit:
+            raise ValueError(f"pct_start must be in (0, {limit:g}){' with three_phase' if self.three_phase else ''}; "
+                             f"got {self.pct_start!r}")
+        shift = 1 if self.convention == "pytorch" else 0  # PyTorch counts to the last update, T - 1
+        ends = [(i + 1) * (self.pct_start * self.total_steps - shift) for i in range(n_phases - 1)]
+        ends.append(self.total_steps - shift)
+        lengths = np.diff([0.0, *ends])
+        if not np.all(lengths > 0):
+            raise ValueError(f"total_steps={self.total_steps} is too short for pct_start={self.pct_start}: "
+                             f"a phase would have no updates; give more steps or a larger pct_start")
+        return ends
+
+    def _phases(self, values):
+        """``Anneal`` from each value to the next, one per phase."""
+        starts = [0.0, *self.ends[:-1]]
+        return [Anneal(a, b, end - start, self.anneal_strategy)
+                for a, b, start, end in zip(values, values[1:], starts, self.ends)]
+
+    def default_length(self):
+        return self.total_steps
+
+    def get_config(self):
+        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "anneal_strategy": self.anneal_strategy, "div_factor": self.div_factor,
+                "final_div_factor": self.final_div_factor, "three_phase": self.three_phase,
+                "base_momentum": self.base_momentum, "max_momentum": self.max_momentum,
+                "convention": self.convention, **LearningRateDecay.get_config(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 CLR_MODES = ("triangular", "triangular2", "exp_range")
 CLR_WAVES = ("triangular", "sinusoidal", "parabolic")
 SCALE_MODES = ("cycle", "iterations")
