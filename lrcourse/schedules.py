@@ -351,6 +351,18 @@ class Join(LearningRateDecay):
         return cls(**{**config, "schedules": [keras.saving.deserialize_keras_object(c) for c in config["schedules"]]})
 
 
+class JoinedByArguments(Join):
+    """A schedule with arguments of its own, built as a ``Join`` of phases: its config is those
+    arguments (plain numbers), and its ``repr`` shows them, not the phases."""
+
+    def arguments(self):
+        return self.get_config()
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 def _joinable(part):
     if not isinstance(part, LearningRateDecay) or part.unit != "iteration":
         raise ValueError(f"Join takes lrcourse schedules that count updates (Constant, Anneal, "
@@ -360,7 +372,7 @@ def _joinable(part):
 
 
 @keras.saving.register_keras_serializable(package="lrcourse")
-class WarmupCosine(Join):
+class WarmupCosine(JoinedByArguments):
     """A linear warmup from ``initial_lr`` to ``peak_lr``, then a cosine down to ``alpha * peak_lr``.
 
     ``lr(k) = initial_lr + (peak_lr - initial_lr) * k / warmup_steps`` for ``k < warmup_steps``,
@@ -393,13 +405,9 @@ class WarmupCosine(Join):
         return {"peak_lr": self.peak_lr, "warmup_steps": self.warmup_steps, "decay_steps": self.decay_steps,
                 "initial_lr": self.initial_lr, "alpha": self.alpha, **LearningRateDecay.get_config(self)}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="lrcourse")
-class CosineRestarts(Join):
+class CosineRestarts(JoinedByArguments):
     """SGDR (Loshchilov and Hutter 2017): cosine decays that restart at a high rate.
 
     Cycle ``i`` (from 0) lasts ``first_period * t_mul ** i`` updates and anneals by a cosine from
@@ -431,16 +439,12 @@ class CosineRestarts(Join):
         return {"initial_lr": self.initial_lr, "first_period": self.first_period, "cycles": self.cycles,
                 "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, **LearningRateDecay.get_config(self)}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 ONE_CYCLE_CONVENTIONS = ("pytorch", "fastai")
 
 
 @keras.saving.register_keras_serializable(package="lrcourse")
-class OneCycle(Join):
+class OneCycle(JoinedByArguments):
     """One cycle (Smith 2018, "super-convergence"): up to ``max_lr`` and down far below the start, once.
 
     The arguments and values are PyTorch's ``OneCycleLR``. With ``T = total_steps``, the rate
@@ -536,10 +540,6 @@ class OneCycle(Join):
                 "final_div_factor": self.final_div_factor, "three_phase": self.three_phase,
                 "base_momentum": self.base_momentum, "max_momentum": self.max_momentum,
                 "convention": self.convention, **LearningRateDecay.get_config(self)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 CLR_MODES = ("triangular", "triangular2", "exp_range")

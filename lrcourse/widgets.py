@@ -10,7 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lrcourse import plots
-from lrcourse.schedules import CLR_MODES, CLR_WAVES, DECAY_KINDS, CyclicalLearningRate, make_decay
+from lrcourse.schedules import (ANNEAL_STRATEGIES, CLR_MODES, CLR_WAVES, DECAY_KINDS, CosineRestarts,
+                                CyclicalLearningRate, OneCycle, WarmupCosine, make_decay)
+
 
 def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=15, power=5.0, decay=0.001,
                steps_per_epoch=100, log=False):
@@ -125,4 +127,92 @@ def bounds_explorer(result, step_size=100):
         show,
         base_lr=w.FloatLogSlider(value=base, description="base LR", **slider),
         max_lr=w.FloatLogSlider(value=top, description="max LR", **slider),
+    )
+
+
+def draw_one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+                   final_div_factor=1e4, three_phase=False, base_momentum=0.85, max_momentum=0.95, log=False):
+    """One-cycle's rate (left axis) and momentum (right axis) over its updates; returns ``(figure, schedule)``."""
+    schedule = OneCycle(max_lr, total_steps, pct_start=pct_start, anneal_strategy=anneal_strategy,
+                        div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase,
+                        base_momentum=base_momentum, max_momentum=max_momentum)
+    k = np.arange(total_steps)
+    fig, rate_ax = plots.new_axes(width=9)
+    rate_ax.plot(k, schedule(k), color="tab:blue", label="learning rate")
+    rate_ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate", yscale="log" if log else "linear")
+    momentum_ax = rate_ax.twinx()
+    momentum_ax.plot(k, schedule.momentum_schedule()(k), color="tab:orange", linestyle="--", label="momentum")
+    momentum_ax.set_ylabel("momentum (or Adam's beta_1)")
+    momentum_ax.spines["right"].set_visible(True)
+    for end in schedule.ends[:-1]:
+        rate_ax.axvline(end, color="gray", linestyle=":", linewidth=1)
+    fig.legend(loc="upper right", fontsize=8)
+    return fig, schedule
+
+
+def one_cycle_explorer():
+    """Sliders for one-cycle's arguments, redrawing its rate and momentum together."""
+    import ipywidgets as w
+
+    def show(**kwargs):
+        draw_one_cycle(**kwargs)
+        plt.show()
+
+    return w.interactive(
+        show,
+        max_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=1, step=0.1, description="max LR"),
+        total_steps=w.IntSlider(value=1000, min=100, max=10000, step=100, description="total steps"),
+        pct_start=w.FloatSlider(value=0.3, min=0.05, max=0.45, step=0.05, description="pct_start"),
+        anneal_strategy=w.Dropdown(options=ANNEAL_STRATEGIES, value="cos", description="anneal"),
+        div_factor=w.FloatLogSlider(value=25, base=10, min=0, max=3, step=0.1, description="div_factor"),
+        final_div_factor=w.FloatLogSlider(value=1e4, base=10, min=0, max=6, step=0.5, description="final_div"),
+        three_phase=w.Checkbox(value=False, description="three phases"),
+        base_momentum=w.FloatSlider(value=0.85, min=0.5, max=0.99, step=0.01, description="base momentum"),
+        max_momentum=w.FloatSlider(value=0.95, min=0.5, max=0.99, step=0.01, description="max momentum"),
+        log=w.Checkbox(value=False, description="log scale"),
+    )
+
+
+def draw_warmup_and_restarts(peak_lr=0.1, warmup_steps=100, total_steps=1500, first_period=100, t_mul=2.0,
+                             m_mul=1.0, alpha=0.01):
+    """Warmup + cosine and SGDR restarts over the same ``total_steps``; returns ``(figure, (warmup, restarts))``.
+
+    The restarts get as many cycles as fit in ``total_steps`` (at least one).
+    """
+    warmup = WarmupCosine(peak_lr, warmup_steps, max(1, total_steps - warmup_steps), alpha=alpha)
+    cycles, ends = 1, first_period
+    while ends + first_period * t_mul ** cycles <= total_steps:
+        ends += first_period * t_mul ** cycles
+        cycles += 1
+    restarts = CosineRestarts(peak_lr, first_period, cycles, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+    k = np.arange(total_steps + 1)
+    fig, (warmup_ax, restarts_ax) = plots.new_axes(ncols=2, width=13)
+    warmup_ax.plot(k, warmup(k))
+    warmup_ax.axvline(warmup_steps, color="gray", linestyle=":", linewidth=1)
+    warmup_ax.set(title=f"warmup {warmup_steps} updates, then cosine", xlabel=plots.UNIT_LABELS["iteration"],
+                  ylabel="learning rate")
+    restarts_ax.plot(k, restarts(k))
+    for start in restarts.boundaries:
+        restarts_ax.axvline(start, color="gray", linestyle=":", linewidth=1)
+    restarts_ax.set(title=f"SGDR: {cycles} cycles, each {t_mul:g}x longer", xlabel=plots.UNIT_LABELS["iteration"])
+    return fig, (warmup, restarts)
+
+
+def warmup_restarts_explorer():
+    """Sliders for warmup + cosine and for SGDR restarts, drawn side by side."""
+    import ipywidgets as w
+
+    def show(**kwargs):
+        draw_warmup_and_restarts(**kwargs)
+        plt.show()
+
+    return w.interactive(
+        show,
+        peak_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.1, description="peak LR"),
+        warmup_steps=w.IntSlider(value=100, min=1, max=1000, step=10, description="warmup"),
+        total_steps=w.IntSlider(value=1500, min=200, max=10000, step=100, description="total steps"),
+        first_period=w.IntSlider(value=100, min=10, max=2000, step=10, description="first period"),
+        t_mul=w.FloatSlider(value=2.0, min=1.0, max=3.0, step=0.5, description="t_mul"),
+        m_mul=w.FloatSlider(value=1.0, min=0.1, max=1.0, step=0.05, description="m_mul"),
+        alpha=w.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25, description="alpha"),
     )

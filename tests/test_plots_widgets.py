@@ -59,3 +59,34 @@ def test_save_writes_a_png(tmp_path):
     path = plots.save(fig, tmp_path, "step")
     assert path == tmp_path / "figures" / "step.png" and path.read_bytes()[:4] == b"\x89PNG"
     plt.close(fig)
+
+
+def test_one_cycle_figure_draws_the_rate_and_the_momentum_it_schedules():
+    fig, schedule = widgets.draw_one_cycle(max_lr=0.01, total_steps=1000)
+    rate_ax, momentum_ax = fig.axes
+    rate, = rate_ax.get_lines()[:1]
+    momentum, = momentum_ax.get_lines()
+    assert rate.get_ydata()[299] == pytest.approx(0.01) and rate.get_ydata()[0] == pytest.approx(4e-4)
+    assert momentum.get_ydata()[299] == pytest.approx(0.85) and momentum.get_ydata()[-1] == pytest.approx(0.95)
+    fig, schedule = widgets.draw_one_cycle(three_phase=True, pct_start=0.25, total_steps=400)
+    assert len(schedule.ends) == 3
+
+
+def test_warmup_and_restarts_figure_fits_whole_cycles_in_the_steps():
+    fig, (warmup, restarts) = widgets.draw_warmup_and_restarts(peak_lr=0.1, warmup_steps=100, total_steps=1400,
+                                                               first_period=100, t_mul=2.0)
+    assert restarts.cycles == 3 and restarts.boundaries == [100, 300]  # 100 + 200 + 400 <= 1400 < + 800
+    warmup_line, = fig.axes[0].get_lines()[:1]
+    assert warmup_line.get_ydata()[100] == pytest.approx(0.1) and warmup_line.get_ydata()[50] == pytest.approx(0.05)
+    _, (_, one) = widgets.draw_warmup_and_restarts(total_steps=200, first_period=500)
+    assert one.cycles == 1
+
+
+@pytest.mark.parametrize("explorer, controls", [
+    (widgets.one_cycle_explorer, {"max LR", "total steps", "pct_start", "anneal", "three phases", "base momentum"}),
+    (widgets.warmup_restarts_explorer, {"peak LR", "warmup", "first period", "t_mul", "m_mul", "alpha"}),
+])
+def test_lesson_four_explorers_have_their_controls_and_draw(explorer, controls):
+    widget = explorer()
+    assert controls <= {getattr(child, "description", "") for child in widget.children}
+    widget.update()
