@@ -264,6 +264,19 @@ def summarise(records, alpha=0.05):
     return summarise_runs(runs_table(records), by="run", alpha=alpha)
 
 
+def updates_to_reach(record, target, metric="val_accuracy"):
+    """The updates after which ``metric``, measured at the end of each epoch, first reached
+    ``target`` in the run ``record``; ``None`` if it never did. Epoch ends are the only points
+    measured, so the answer is a whole number of epochs' updates.
+
+    >>> record = RunResult("r", {"val_accuracy": [0.6, 0.8, 0.85]}, [], [], 0, 0, 0, 0, {}, "", 0, 50, {})
+    >>> updates_to_reach(record, 0.8), updates_to_reach(record, 0.9)
+    (100, None)
+    """
+    reached = np.flatnonzero(np.asarray(record.history[metric]) >= target)
+    return int((reached[0] + 1) * record.steps_per_epoch) if len(reached) else None
+
+
 def records_for(specs, seeds, output_dir):
     """Read back the records that :func:`run_seeds` wrote for these specs and seeds."""
     return [RunResult.load(replace(spec, seed=seed).record_path(output_dir)) for spec in specs for seed in seeds]

@@ -190,3 +190,13 @@ def test_the_statistics_docstring_examples_hold():
 
     result = doctest.testmod(statistics)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_updates_to_reach_counts_whole_epochs_until_the_target_is_first_met():
+    record = fake_record("r", 0, 0.9, 0.9)
+    record.history = {"val_accuracy": [0.5, 0.82, 0.79, 0.9]}
+    record.steps_per_epoch = 30
+    assert experiments.updates_to_reach(record, 0.8) == 60
+    assert experiments.updates_to_reach(record, 0.5) == 30
+    assert experiments.updates_to_reach(record, 0.95) is None
+    assert experiments.updates_to_reach(record, 0.6, metric="val_accuracy") == 60
