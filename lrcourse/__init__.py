@@ -2,9 +2,15 @@
 
 Modules, one idea each:
 
-* ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay, cyclical)
+* ``schedules``: learning-rate schedules (step, polynomial/linear, time-based decay, cyclical), and
+  schedules joined in phases (warmup + cosine, SGDR restarts, one-cycle with its momentum)
+* ``optimizers``: SGD and Adam whose momentum / beta_1 follows a schedule in the compiled step
 * ``finder``: the learning-rate range test and its readings
-* ``callbacks``: a learning-rate recorder and the CLR article's callback
+* ``callbacks``: a learning-rate recorder, the CLR article's callback, cuts and restarts on plateaus,
+  and the JAX trap of callbacks that set the rate
+* ``resuming``: stop, save, load and go on: which ways continue the run exactly
+* ``loops``: the schedules and optimizers in hand-written training loops (TensorFlow and JAX)
+* ``backends``: run a package function under another Keras backend, in a child process
 * ``data``: train, validation and test splits of bundled real images, offline sets and Keras' loaders
 * ``experiments``: a run as a value, repeated over seeds, summarised with intervals and tests
 * ``statistics``: confidence intervals, Welch's test, and the summary table over seeds
