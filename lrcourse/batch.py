@@ -18,8 +18,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 import yaml
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import DottedObjectName, Type
 
 from lrcourse import paths
 
@@ -165,6 +170,37 @@ def run_lesson(notebook, parameters=None, output="build", kernel_name="python3")
     return execute(notebook, parameters, executed_path(notebook, output).parent, kernel_name)
 
 
+# The kernel's reply to a cell can be missed: waiting for it with no time limit (as nbclient does)
+# sometimes never wakes up although the reply has arrived; seen at cells that display widgets, with
+# the kernel idle and papermill waiting forever (nbclient issue 312). Waiting in one-second slices
+# looks again each second, and a reply that has arrived is found then.
+
+POLL_SLICE_SECONDS = 1.0
+
+
+class WatchfulShellChannel(AsyncZMQSocketChannel):
+    """A shell channel that waits without a time limit in slices of ``POLL_SLICE_SECONDS``."""
+
+    async def get_msg(self, timeout=None):
+        if timeout is not None:
+            return await super().get_msg(timeout)
+        while True:
+            try:
+                return await super().get_msg(POLL_SLICE_SECONDS)
+            except Empty:
+                continue
+
+
+class WatchfulKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(WatchfulShellChannel)
+
+
+class WatchfulKernelManager(AsyncKernelManager):
+    """The kernel manager ``lrcourse run`` and sweeps use: its client's shell channel is watchful."""
+
+    client_class = DottedObjectName("lrcourse.batch.WatchfulKernelClient")
+
+
 def execute(notebook, parameters, run_dir, kernel_name="python3"):
     """Execute ``notebook`` with checked ``parameters`` into ``run_dir``: the executed copy, and
     the lesson's records and figures when it declares ``output_dir`` (set to ``run_dir``)."""
@@ -188,6 +224,7 @@ def execute(notebook, parameters, run_dir, kernel_name="python3"):
             progress_bar=False,
             shutdown_kernel="immediate",  # on Ctrl-C too, without a traceback from the kernel
             extra_arguments=["--IPKernelApp.capture_fd_output=False"],  # C-level log to the terminal
+            kernel_manager_class="lrcourse.batch.WatchfulKernelManager",
         )
     except papermill.PapermillExecutionError as error:
         message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"

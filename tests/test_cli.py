@@ -190,3 +190,32 @@ def test_the_output_folder_is_injected_relative_to_the_repository(lesson, tmp_pa
     assert seen["output_dir"] == "build/demo"
     assert paths.display(tmp_path / "build" / "x.png") == "build/x.png"
     assert paths.display("/elsewhere/x.png") == "/elsewhere/x.png"
+
+
+def test_a_reply_that_comes_after_several_polling_slices_is_still_received(tmp_path, monkeypatch):
+    # the runner waits for each cell's reply in short slices (a missed wake-up cannot hang it);
+    # a cell that takes several slices must still complete, with its output
+    import nbformat
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    from lrcourse import batch
+
+    slices = []
+    plain_get_msg = AsyncZMQSocketChannel.get_msg
+
+    async def counting_get_msg(self, timeout=None):
+        slices.append(timeout)
+        return await plain_get_msg(self, timeout)
+
+    monkeypatch.setattr(batch, "POLL_SLICE_SECONDS", 0.2)
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", counting_get_msg)
+    notebook = tmp_path / "slow.ipynb"
+    cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)\nprint('slept')")]
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), notebook)
+    result = batch.run_lesson(notebook, {}, output=tmp_path / "out")
+    assert result.ok, result.error
+    executed = nbformat.read(result.output_notebook, as_version=4)
+    assert executed.cells[-1].outputs[0].text == "slept\n"
+    assert slices.count(0.2) >= 5  # the sleeping cell's reply was waited for in slices
