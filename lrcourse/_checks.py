@@ -36,6 +36,14 @@ def in_unit_interval(name, value):
     return value
 
 
+def momentum(name, value):
+    """A real number in [0, 1], such as a momentum."""
+    value = number(name, value, "a number in [0, 1]")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
+    return value
+
+
 def fraction(name, value):
     """A real number in (0, 0.5], such as the share of a split held out for validation."""
     value = number(name, value, "a fraction in (0, 0.5]")

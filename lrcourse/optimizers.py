@@ -52,9 +52,9 @@ def _serialize(value):
     return keras.saving.serialize_keras_object(value) if isinstance(value, Schedule) else value
 
 
-def _deserialize(config, key):
+def _deserialize(config, key, custom_objects=None):
     if isinstance(config.get(key), dict):
-        config = {**config, key: keras.saving.deserialize_keras_object(config[key])}
+        config = {**config, key: keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)}
     return config
 
 
@@ -107,7 +107,7 @@ class SGD(keras.optimizers.SGD):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return super().from_config(_deserialize(config, "momentum"), custom_objects)
+        return super().from_config(_deserialize(config, "momentum", custom_objects), custom_objects)
 
 
 @keras.saving.register_keras_serializable(package="lrcourse")
@@ -162,7 +162,7 @@ class Adam(keras.optimizers.Adam):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return super().from_config(_deserialize(config, "beta_1"), custom_objects)
+        return super().from_config(_deserialize(config, "beta_1", custom_objects), custom_objects)
 
 
 def measure_applied_momentum(momentum, steps, optimizer="sgd", steps_per_execution=1, jit_compile="auto"):
@@ -213,6 +213,6 @@ def measure_applied_momentum(momentum, steps, optimizer="sgd", steps_per_executi
     else:  # m_j = products[j+1] - products[j]
         products = slots[steps] + np.concatenate([[0.0], np.cumsum(slots[:steps])])
     if not products[0] > 1e-30:
-        raise ValueError(f"the product of {steps} momenta is {products[0]:.3g}, too small to read in float32: "
-                         f"measure fewer steps")
+        raise ValueError(f"the product of the {steps} momenta is {products[0]:.3g}, too small to read in float32: "
+                         f"the momenta must stay above 0, and fewer steps keep the product readable")
     return products[:-1] / products[1:]

@@ -337,7 +337,7 @@ class Join(LearningRateDecay):
         return value
 
     def default_length(self):
-        return math.ceil(self.boundaries[-1] + self.schedules[-1].default_length()) if self.boundaries else 100
+        return math.ceil((self.boundaries[-1] if self.boundaries else 0) + self.schedules[-1].default_length())
 
     def arguments(self):
         return {"schedules": self.schedules, "boundaries": self.boundaries, "steps_per_epoch": self.steps_per_epoch}
@@ -365,9 +365,9 @@ class JoinedByArguments(Join):
 
 def _joinable(part):
     if not isinstance(part, LearningRateDecay) or part.unit != "iteration":
-        raise ValueError(f"Join takes lrcourse schedules that count updates (Constant, Anneal, "
-                         f"CyclicalLearningRate, TimeBasedDecay, Join...); got {part!r}: give an epoch-based "
-                         f"schedule's steps in updates instead")
+        raise ValueError(f"Join takes lrcourse schedules that count updates (Constant, Anneal, CyclicalLearningRate, "
+                         f"TimeBasedDecay, WarmupCosine, CosineRestarts, OneCycle, Join); got {part!r}: build "
+                         f"an epoch-based shape from Constant or Anneal pieces with boundaries in updates")
     return part
 
 
@@ -483,12 +483,9 @@ class OneCycle(JoinedByArguments):
         self.div_factor = _checks.positive("div_factor", div_factor)
         self.final_div_factor = _checks.positive("final_div_factor", final_div_factor)
         self.three_phase = bool(three_phase)
-        self.base_momentum = _checks.number("base_momentum", base_momentum, "in [0, 1]")
-        self.max_momentum = _checks.number("max_momentum", max_momentum, "in [0, 1]")
+        self.base_momentum = _checks.momentum("base_momentum", base_momentum)
+        self.max_momentum = _checks.momentum("max_momentum", max_momentum)
         self.convention = _checks.choice("convention", convention, ONE_CYCLE_CONVENTIONS)
-        if not 0 <= self.base_momentum <= 1 or not 0 <= self.max_momentum <= 1:
-            raise ValueError(f"base_momentum and max_momentum must be in [0, 1]; got {base_momentum!r}, "
-                             f"{max_momentum!r}")
         self.ends = self._phase_ends()
         initial = self.max_lr / self.div_factor
         rates = [initial, self.max_lr, initial, initial / self.final_div_factor]

@@ -7,25 +7,14 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import every_schedule
 from lrcourse import backends, loops, optimizers
-from lrcourse.schedules import (Anneal, Constant, CosineRestarts, CyclicalLearningRate, Join, OneCycle,
-                                PolynomialDecay, StepDecay, TimeBasedDecay, WarmupCosine)
+from lrcourse.schedules import CyclicalLearningRate, OneCycle
 
 EPOCHS, BATCH, EXAMPLES = 2, 16, 64  # 4 updates an epoch, 8 in all
 UPDATES = EPOCHS * EXAMPLES // BATCH
 
-SCHEDULES = {
-    "StepDecay": lambda: StepDecay(0.1, factor=0.5, drop_every=1, steps_per_epoch=4),
-    "PolynomialDecay": lambda: PolynomialDecay(EPOCHS, 0.1, power=2, steps_per_epoch=4),
-    "TimeBasedDecay": lambda: TimeBasedDecay(0.1, decay=0.2),
-    "CyclicalLearningRate": lambda: CyclicalLearningRate(0.01, 0.1, step_size=3),
-    "Constant": lambda: Constant(0.05),
-    "Anneal": lambda: Anneal(0.1, 0.001, steps=UPDATES),
-    "Join": lambda: Join([Anneal(0.0, 0.1, 3, "linear"), Constant(0.05)], boundaries=[3]),
-    "WarmupCosine": lambda: WarmupCosine(0.1, warmup_steps=2, decay_steps=6),
-    "CosineRestarts": lambda: CosineRestarts(0.1, first_period=2, cycles=3, alpha=0.01),
-    "OneCycle": lambda: OneCycle(0.1, total_steps=UPDATES),
-}
+SCHEDULES = every_schedule(UPDATES, EXAMPLES // BATCH)
 
 needs_jax = pytest.mark.skipif(not backends.available("jax"), reason="jax is not installed")
 

@@ -39,7 +39,6 @@ def test_a_scheduled_momentum_is_applied_at_every_update(optimizer, steps_per_ex
     np.testing.assert_allclose(applied, _values(COSINE, STEPS), rtol=1e-5)
 
 
-@pytest.mark.skipif(not hasattr(schedules, "OneCycle"), reason="lrcourse.schedules.OneCycle is not there yet")
 def test_the_one_cycle_momentum_drives_sgd():
     cycled = schedules.OneCycle(0.01, STEPS).momentum_schedule()
     applied = measure_applied_momentum(cycled, STEPS, "sgd", steps_per_execution=8)

@@ -27,7 +27,8 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
 
 def test_there_are_lessons():
     assert [p.name for p in LESSONS] == [
-        "01_learning_rate_schedules.ipynb", "02_cyclical_learning_rates.ipynb", "03_learning_rate_range_test.ipynb"]
+        "01_learning_rate_schedules.ipynb", "02_cyclical_learning_rates.ipynb", "03_learning_rate_range_test.ipynb",
+        "04_one_cycle_and_beyond.ipynb"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)

@@ -11,26 +11,15 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import every_schedule
 from lrcourse import optimizers, resuming, schedules
-from lrcourse.schedules import (Anneal, Constant, CosineRestarts, CyclicalLearningRate, Join, OneCycle,
-                                PolynomialDecay, StepDecay, TimeBasedDecay, WarmupCosine)
+from lrcourse.schedules import OneCycle, TimeBasedDecay
 
 EPOCHS, STOP_AFTER, BATCH, EXAMPLES = 4, 2, 8, 32
 PER_EPOCH = EXAMPLES // BATCH
 TOTAL = EPOCHS * PER_EPOCH
 
-SCHEDULES = {
-    "StepDecay": lambda: StepDecay(0.1, factor=0.5, drop_every=2, steps_per_epoch=PER_EPOCH),
-    "PolynomialDecay": lambda: PolynomialDecay(EPOCHS, 0.1, power=2, steps_per_epoch=PER_EPOCH),
-    "TimeBasedDecay": lambda: TimeBasedDecay(0.1, decay=0.2),
-    "CyclicalLearningRate": lambda: CyclicalLearningRate(0.01, 0.1, step_size=3, mode="triangular2"),
-    "Constant": lambda: Constant(0.05),
-    "Anneal": lambda: Anneal(0.1, 0.001, steps=TOTAL),
-    "Join": lambda: Join([Anneal(0.0, 0.1, 5, "linear"), Constant(0.05)], boundaries=[5]),
-    "WarmupCosine": lambda: WarmupCosine(0.1, warmup_steps=4, decay_steps=12),
-    "CosineRestarts": lambda: CosineRestarts(0.1, first_period=3, cycles=3, alpha=0.01),
-    "OneCycle": lambda: OneCycle(0.1, total_steps=TOTAL),
-}
+SCHEDULES = every_schedule(TOTAL, PER_EPOCH)
 
 
 def build_model():
