@@ -166,6 +166,7 @@ def run_example(loop, optimizer, epochs=2, batch_size=16, examples=64, seed=0):
     call can cross to a process with another backend. Returns the loop's dictionary plus the
     final ``weights`` (lists of numbers) and the backend's name."""
     import lrcourse.optimizers  # noqa: F401  (registers the course's optimizers and schedules, to rebuild them)
+    import lrcourse.schedules  # noqa: F401
     if loop not in LOOPS:
         raise ValueError(f"loop must be one of {', '.join(map(repr, LOOPS))}; got {loop!r}")
     x, y = example_data(examples, seed=seed)
