@@ -204,6 +204,9 @@ def measure_applied_momentum(momentum, steps, optimizer="sgd", steps_per_executi
     slot.assign(np.eye(steps + 1, dtype="float32")[:, [steps]])  # the extra weight's slot starts at 1
     probe.compile(optimizer=chosen, loss=lambda y_true, y_pred: y_pred[:, 0],
                   steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    if jit_compile is True and not probe.jit_compile:
+        raise RuntimeError("jit_compile=True was asked for, but Keras compiles without XLA here (TensorFlow does "
+                           "when deterministic ops are on): measure in a fresh process, with lrcourse.backends.run_under")
     inputs = np.eye(steps + 1, dtype="float32")[:steps]
     probe.fit(inputs, np.zeros(steps, "float32"), batch_size=1, epochs=1, shuffle=False, verbose=0)
     slots = ops.convert_to_numpy(slot)[:, 0].astype("float64")

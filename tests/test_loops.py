@@ -17,6 +17,7 @@ UPDATES = EPOCHS * EXAMPLES // BATCH
 SCHEDULES = every_schedule(UPDATES, EXAMPLES // BATCH)
 
 needs_jax = pytest.mark.skipif(not backends.available("jax"), reason="jax is not installed")
+on_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow loop")
 
 
 def one_cycle(optimizer):
@@ -33,6 +34,7 @@ def gradient_tape(optimizer):
     return model, loops.train_with_gradient_tape(model, optimizer, x, y, epochs=EPOCHS, batch_size=BATCH)
 
 
+@on_tensorflow
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_gradient_tape_loop_applies_the_schedule_at_every_update(name):
     optimizer = keras.optimizers.SGD(SCHEDULES[name](), momentum=0.9)
@@ -44,6 +46,7 @@ def test_gradient_tape_loop_applies_the_schedule_at_every_update(name):
     assert np.isfinite(run["final_loss"])
 
 
+@on_tensorflow
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
 def test_gradient_tape_loop_schedules_the_momentum_too(optimizer):
     _, run = gradient_tape(one_cycle(optimizer))
@@ -60,6 +63,7 @@ def optimizer_and_schedules(kind):
     return one_cycle(kind.split(",")[0]), cycle, cycle.momentum_schedule()
 
 
+@on_tensorflow
 @pytest.mark.parametrize("kind", ["keras SGD, CLR", "SGD, one cycle", "Adam, one cycle"])
 def test_gradient_tape_loop_reaches_the_weights_of_fit(kind):
     model, run = gradient_tape(optimizer_and_schedules(kind)[0])
@@ -105,6 +109,7 @@ def test_the_examples_in_the_docstrings_work():
     assert result.attempted > 0 and result.failed == 0
 
 
+@on_tensorflow
 def test_the_jax_loop_needs_the_jax_backend():
     x, y = loops.example_data(EXAMPLES)
     with pytest.raises(ValueError, match="^train_with_jax needs KERAS_BACKEND=jax, and Keras runs on tensorflow"):

@@ -1,4 +1,5 @@
 import doctest
+import os
 
 import keras
 import numpy as np
@@ -212,3 +213,18 @@ def test_the_probe_refuses_what_it_cannot_measure():
     _one_line_error(lambda: measure_applied_momentum(0.9, 0), "steps must be a whole number >= 1")
     _one_line_error(lambda: measure_applied_momentum(0.9, 4, steps_per_execution=0.5), "steps_per_execution must be")
     _one_line_error(lambda: measure_applied_momentum(0.1, 40), "too small to read in float32", "fewer steps")
+
+
+def test_the_probe_refuses_to_call_a_run_xla_when_keras_fell_back_without_it():
+    # deterministic ops cannot be turned off again in a process, so the check runs in a fresh one
+    import subprocess
+    import sys
+
+    check = ("import tensorflow as tf; tf.config.experimental.enable_op_determinism()\n"
+             "from lrcourse.optimizers import measure_applied_momentum\n"
+             "try:\n    measure_applied_momentum(0.9, 4, jit_compile=True)\n"
+             "except RuntimeError as error:\n    print(error)\n")
+    process = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                             env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert process.stdout.startswith("jit_compile=True was asked for, but Keras compiles without XLA here"), \
+        process.stdout + process.stderr[-2000:]
