@@ -34,9 +34,18 @@ def test_the_probe_reads_a_float_momentum_as_a_constant(optimizer):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("steps_per_execution", [1, 8])
-@pytest.mark.parametrize("jit_compile", [True, False])
-def test_a_scheduled_momentum_is_applied_at_every_update(optimizer, steps_per_execution, jit_compile):
-    applied = measure_applied_momentum(COSINE, STEPS, optimizer, steps_per_execution, jit_compile)
+def test_a_scheduled_momentum_is_applied_at_every_update(optimizer, steps_per_execution):
+    applied = measure_applied_momentum(COSINE, STEPS, optimizer, steps_per_execution, jit_compile=False)
+    np.testing.assert_allclose(applied, _values(COSINE, STEPS), rtol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_scheduled_momentum_is_applied_at_every_update_with_xla(optimizer):
+    # in a fresh process: an earlier test may have turned on deterministic ops here, and TensorFlow
+    # then compiles without XLA (the probe refuses to report that as XLA)
+    applied = backends.run_under("tensorflow", "lrcourse.optimizers:measure_applied_momentum",
+                                 momentum=keras.saving.serialize_keras_object(COSINE), steps=STEPS,
+                                 optimizer=optimizer, steps_per_execution=8, jit_compile=True)
     np.testing.assert_allclose(applied, _values(COSINE, STEPS), rtol=1e-5)
 
 
