@@ -39,7 +39,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lrcourse import backends, data, models  # noqa: E402
-from lrcourse.callbacks import PerBatchRate, _Clock, measure_per_batch_callback  # noqa: E402
+from lrcourse.callbacks import PerBatchRate, UpdateClock, measure_per_batch_callback  # noqa: E402
 
 WAYS = {"no callback": None, "kept reference": False, "through the model": True}
 
@@ -63,7 +63,7 @@ def time_ways(model="small_cnn", dataset="digits", batch_size=16, rounds=9):
     seconds = {name: [] for name in WAYS}
     for _ in range(rounds):
         for name, (net, callbacks) in trained.items():
-            clock = _Clock()
+            clock = UpdateClock()
             net.fit(d.x_train, d.y_train, batch_size=batch_size, epochs=1, verbose=0, callbacks=[*callbacks, clock])
             seconds[name].append(clock.seconds / (updates - 1))
     net = trained["no callback"][0]

@@ -254,7 +254,7 @@ class PerBatchRate(keras.callbacks.Callback):
         self.step += 1
 
 
-class _Clock(keras.callbacks.Callback):
+class UpdateClock(keras.callbacks.Callback):
     """Times the updates after the first (which traces and compiles the step)."""
 
     def on_train_batch_end(self, batch, logs=None):
@@ -283,7 +283,7 @@ def measure_per_batch_callback(through_model, steps=20, initial_rate=0.5, first=
 
     steps = _checks.count("steps", steps, minimum=2)
     ramp = np.linspace(first, last, steps)
-    clock = _Clock()
+    clock = UpdateClock()
     callbacks = [clock] if through_model is None else [PerBatchRate(lambda step: ramp[step], through_model), clock]
     applied = measure_applied_learning_rates(initial_rate, steps, callbacks=callbacks)
     expected = np.full(steps, initial_rate) if through_model is None else ramp
