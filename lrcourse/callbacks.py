@@ -61,10 +61,7 @@ class CyclicLR(keras.callbacks.Callback):
         self.history = {}
 
     def _set_learning_rate(self):
-        optimizer = self.model.optimizer
-        if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("CyclicLR sets the learning rate itself: give the optimizer a plain float learning rate")
-        optimizer.learning_rate = self.schedule(self.clr_iterations)
+        _settable_optimizer(self.model, "CyclicLR").learning_rate = self.schedule(self.clr_iterations)
 
     def on_train_begin(self, logs=None):
         self._set_learning_rate()
@@ -83,7 +80,8 @@ def _settable_optimizer(model, who):
     rate = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or callable(rate):
         raise ValueError(f"{who} sets the learning rate itself, but this optimizer's rate is a schedule "
-                         f"({type(rate).__name__}): give the optimizer a float rate, e.g. SGD(learning_rate=0.1)")
+                         f"({type(rate).__name__}): give the optimizer a float rate (a plain float learning rate, such as "
+                         f"SGD(learning_rate=0.1))")
     return optimizer
 
 

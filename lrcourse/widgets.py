@@ -146,7 +146,7 @@ def draw_one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.3, anneal_strategy=
     momentum_ax.spines["right"].set_visible(True)
     for end in schedule.ends[:-1]:
         rate_ax.axvline(end, color="gray", linestyle=":", linewidth=1)
-    fig.legend(loc="upper right", fontsize=8)
+    fig.legend(loc="center", fontsize=8)  # clear of both curves and both axes
     return fig, schedule
 
 
