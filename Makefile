@@ -5,13 +5,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: course test lab clean
+.PHONY: course test assignments lab clean
 
 course: $(VENV)/.installed  ## run every lesson in batch: executed notebooks, figures and run records in build/
 	$(BIN)/lrcourse run $(LESSONS) --output build
 
 test: $(VENV)/.installed  ## unit tests, CLI tests and every lesson under nbval with its CI parameters
 	$(BIN)/python -m pytest
+
+assignments: $(VENV)/.installed  ## student and autograder versions of every graded assignment in build/assignments/
+	$(BIN)/lrcourse assign --output build/assignments
 
 lab: $(VENV)/.installed  ## open the lessons in JupyterLab
 	$(BIN)/python -m pip install -q -e ".[lab]"

@@ -3,8 +3,11 @@
     lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR]
     lrcourse params NOTEBOOK
     lrcourse sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS] [--output DIR]
+    lrcourse assign [NAME ...] [--output DIR]
+    lrcourse grade NAME SUBMISSION.ipynb [SUBMISSION.ipynb ...] [--output DIR]
 
-Exit status: 0 when every lesson (or point) ran, 1 when one failed, 2 for refused input, 130 on Ctrl-C.
+Exit status: 0 when every lesson (point, assignment, submission) ran, 1 when one failed, 2 for refused
+input, 130 on Ctrl-C.
 """
 
 import argparse
@@ -33,6 +36,16 @@ def _parser():
                        help="run on an existing Dask cluster instead, such as tcp://HOST:8786")
     sweep.add_argument("--output", default=None,
                        help="folder for the points, results.csv and summary.md (default: build/sweeps/<file name>)")
+    assign = commands.add_parser("assign", help="build the graded assignments' student and autograder versions")
+    assign.add_argument("names", nargs="*", metavar="NAME", help="assignments to build (default: all)")
+    assign.add_argument("--output", default="build/assignments", help="folder (default: build/assignments)")
+    grade = commands.add_parser("grade", help="grade submitted notebooks of one assignment into a table")
+    grade.add_argument("name", metavar="NAME", help="the assignment, such as 01_warmup_schedule")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb")
+    grade.add_argument("--assignments", default="build/assignments",
+                       help="where `lrcourse assign` wrote the autograder (default: build/assignments)")
+    grade.add_argument("--output", default="build/grades", help="folder for grades.csv and each submission's "
+                       "results (default: build/grades)")
     return parser
 
 
@@ -40,6 +53,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command in ("assign", "grade"):
+        return _assignments(args)
     try:
         if args.command == "params":
             print(batch.format_parameters(args.notebook))
@@ -105,6 +120,27 @@ def _sweep(args):
           + (f": see {paths.display(output / 'failures.csv')}" if report.failed else "")
           + f"\nsummary: {paths.display(output / 'summary.md')}", flush=True)
     return 1 if report.failed else 0
+
+
+def _assignments(args):
+    from lrcourse import assignments
+
+    try:
+        if args.command == "assign":
+            for name in args.names or assignments.NAMES:
+                print(f"otter assign {name} ...", flush=True)
+                print(f"  -> {paths.display(assignments.assign(name, args.output))}", flush=True)
+            return 0
+        table = assignments.grade(args.name, args.submissions, args.assignments, args.output)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"lrcourse: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        print(f"lrcourse: {error}", file=sys.stderr)
+        return 1
+    print(table.to_string(index=False))
+    print(f"grades: {paths.display(paths.resolve(args.output) / args.name / 'grades.csv')}")
+    return 1 if "error" in table else 0
 
 
 def _interrupted(notebook, output, finished):

@@ -22,7 +22,7 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     listed = {requirement for requirement in pip_section if not requirement.startswith("-e")}
     assert listed == declared
-    assert '-e ".[test,lab]"' in pip_section  # the package itself, with its extras
+    assert '-e ".[test,lab,assignments]"' in pip_section  # the package itself, with its extras
 
 
 def test_there_are_lessons():
