@@ -1,5 +1,5 @@
-# The two commands of the README, plus JupyterLab. Each creates the environment if needed:
-# a virtual environment in .venv with the package installed in editable mode.
+# The README's two commands (course, test), plus the graded assignments and JupyterLab.
+# Each creates the environment if needed: a virtual environment in .venv with the package installed in editable mode.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

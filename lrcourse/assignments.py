@@ -15,6 +15,7 @@ A teacher grades with :func:`grade` (``lrcourse grade`` on the command line), wh
 """
 
 import json
+import numbers
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def plot_range_test(lrs, losses, smoothed=None, rates=None, ax=None):
         except (TypeError, ValueError) as error:  # a student's unfinished smoothing: say why, draw the rest
             print(f"The smoothed curve cannot be drawn yet: {error}")
     for (label, rate), style in zip((rates or {}).items(), ("--", "-.", ":", (0, (5, 1)))):
-        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        if isinstance(rate, numbers.Real) and not isinstance(rate, bool):
             ax.axvline(rate, color="black", linestyle=style, linewidth=1, label=f"{label}: {rate:.2g}")
     ax.set(xscale="log", xlabel="learning rate", ylabel="loss")
     ax.legend(fontsize=8)
@@ -129,24 +130,37 @@ def autograder_zip(name, output="build/assignments"):
     return zips[-1]
 
 
-def grade_one(submission, autograder, output_dir):
-    """Grade one submitted notebook with ``otter run``; returns ``{question: (score, possible)}``."""
+def grade_one(submission, autograder, output_dir, timeout=1800):
+    """Grade one submitted notebook with ``otter run``; returns ``{question: (score, possible)}``.
+
+    Raises ``RuntimeError`` when otter could not grade it: it failed, ran past ``timeout``
+    seconds (a student's endless loop), or wrote no scores (its kernel died).
+    """
     submission, output_dir = Path(submission), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([*_otter(), "run", "-a", str(autograder), "-o", str(output_dir), str(submission)],
-                          capture_output=True, text=True)
+    command = [*_otter(), "run", "-a", str(autograder), "-o", str(output_dir), str(submission)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"otter run did not finish {submission.name} in {timeout} s (an endless loop?)") from None
     results = output_dir / "results.json"
-    if done.returncode != 0 or not results.exists():
-        raise RuntimeError(f"otter run failed for {submission.name} (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
-    tests = json.loads(results.read_text())["tests"]  # Gradescope's format; "Public Tests" has no score
-    return {test["name"]: (test["score"], test["max_score"]) for test in tests if "score" in test}
+    tests = json.loads(results.read_text())["tests"] if results.exists() else []
+    scores = {test["name"]: (test["score"], test["max_score"]) for test in tests if "score" in test}
+    if done.returncode != 0 or not scores:  # Gradescope's format: "Public Tests" has no score
+        lines = [line for line in (done.stderr + done.stdout).splitlines() if "Error" in line or "Failed" in line]
+        lines += [test.get("output", "").strip() for test in tests if "Failed" in test.get("name", "")]
+        raise RuntimeError(f"otter run could not grade {submission.name} (exit {done.returncode}): "
+                           f"{(lines or ['no scores written'])[-1][:300]}")
+    return scores
 
 
 def _labels(submissions):
-    labels = [s.stem for s in submissions]
-    if len(set(labels)) < len(labels):
-        labels = [f"{s.parent.name}-{s.stem}" for s in submissions]
+    """``<folder>-<file name>`` for each submission (the folder is the student's, so
+    ``alice/01_warmup_schedule.ipynb`` -> ``alice-01_warmup_schedule``), or the file names alone when
+    all submissions share one folder."""
+    if len({s.parent for s in submissions}) == 1:
+        return [s.stem for s in submissions]
+    labels = [f"{s.parent.name}-{s.stem}" for s in submissions]
     if len(set(labels)) < len(labels):
         raise ValueError("two submissions have the same folder and file name: give each student's notebook "
                          "its own folder (submissions/<student>/<notebook>.ipynb)")
@@ -157,15 +171,17 @@ def grade(name, submissions, assignments="build/assignments", output="build/grad
     """Grade every submitted notebook of assignment ``name``; one row per submission.
 
     The table has a column per question, the total, the points possible, and the error for a
-    submission that could not be graded (the others are still graded). Each submission's full
-    otter results land in ``<output>/<name>/<submission>/results.json`` and the table in
-    ``<output>/<name>/grades.csv``.
+    submission that could not be graded (the others are still graded). Submissions are labelled as
+    :func:`_labels` says; each one's full otter results, with the output of every failed test,
+    land in ``<output>/<name>/<label>/results.json`` and the table in ``<output>/<name>/grades.csv``.
     """
     autograder = autograder_zip(name, assignments)
     submissions = [Path(s) for s in submissions]
     for submission in submissions:
-        if submission.suffix != ".ipynb" or not submission.is_file():
-            raise FileNotFoundError(f"{submission} is not a notebook file: give the submitted .ipynb files")
+        if not submission.is_file():
+            raise FileNotFoundError(f"{submission} does not exist: give the paths of the submitted .ipynb files")
+        if submission.suffix != ".ipynb":
+            raise ValueError(f"{submission} is not a notebook: give the submitted .ipynb files")
     labels = _labels(submissions)
     folder = paths.resolve(output) / name
     rows = []

@@ -127,20 +127,36 @@ def _assignments(args):
 
     try:
         if args.command == "assign":
-            for name in args.names or assignments.NAMES:
-                print(f"otter assign {name} ...", flush=True)
-                print(f"  -> {paths.display(assignments.assign(name, args.output))}", flush=True)
-            return 0
+            return _assign(assignments, args.names or assignments.NAMES, args.output)
         table = assignments.grade(args.name, args.submissions, args.assignments, args.output)
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:
-        print(f"lrcourse: {error}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(f"lrcourse: interrupted: each graded submission's results are in "
+              f"{paths.display(paths.resolve(args.output) / args.name)}", file=sys.stderr)
+        return 130
     print(table.to_string(index=False))
     print(f"grades: {paths.display(paths.resolve(args.output) / args.name / 'grades.csv')}")
     return 1 if "error" in table else 0
+
+
+def _assign(assignments, names, output):
+    for name in names:  # refuse an unknown name before building anything
+        assignments.public_tests(name)
+    failed = []
+    for name in names:
+        print(f"otter assign {name} ...", flush=True)
+        try:
+            print(f"  -> {paths.display(assignments.assign(name, output))}", flush=True)
+        except RuntimeError as error:
+            failed.append(name)
+            print(f"  FAILED: {error}", flush=True)
+        except KeyboardInterrupt:
+            print(f"lrcourse: interrupted while building {name}", file=sys.stderr)
+            return 130
+    print(f"{len(names) - len(failed)} of {len(names)} assignments built" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def _interrupted(notebook, output, finished):

@@ -105,7 +105,8 @@ def _lesson_04():
                     hint="momentum moves against the rate"),
         4: Exercise(lambda: int(CosineRestarts(0.1, 50, cycles=4, t_mul=2).boundaries[1]),
                     hint="the cycles last 50, 100, 200, ... updates"),
-        5: Exercise(lambda: 0, hint="save_weights stores the model's weights, not the optimizer's"),
+        5: Exercise(lambda: 0, hint="the file holds the optimizer's state, but a fresh optimizer has no momentum "
+                                    "buffers yet, so Keras skips loading it"),
     }
 
 
@@ -150,22 +151,21 @@ def _kind(expected):
 def check(lesson, number, answer):
     """Print whether ``answer`` is the right one to exercise ``number`` of ``lesson``.
 
-    Returns True (right), False (not yet) or None (not answered: ``answer`` is None). It never
-    raises on a wrong answer, so the other exercises of the cell are still checked.
+    It prints one line and returns nothing (so a notebook cell shows only the verdict), and it
+    never raises on a wrong answer, so the other exercises of the cell are still checked.
 
     >>> check("01", 1, None)
     Exercise 1: not answered yet (replace None with your answer)
     >>> check("01", 1, np.float32(0.00625))
     Exercise 1: correct
-    True
+    >>> check("01", 1, 0.0063)
+    Exercise 1: 0.0063 is not right yet (the answer is a number, checked within 0.01% of the expected value); hint: count the drops that happened before epoch 45
     """
     key = exercise(lesson, number)
     if answer is None:
         print(f"Exercise {number}: not answered yet (replace None with your answer)")
-        return None
-    if key.is_right(answer):
+    elif key.is_right(answer):
         print(f"Exercise {number}: correct")
-        return True
-    hint = f"; hint: {key.hint}" if key.hint else ""
-    print(f"Exercise {number}: {answer!r} is not right yet (the answer is {key.rule()}){hint}")
-    return False
+    else:
+        hint = f"; hint: {key.hint}" if key.hint else ""
+        print(f"Exercise {number}: {answer!r} is not right yet (the answer is {key.rule()}){hint}")

@@ -61,7 +61,7 @@ smoothed = smooth_losses(losses)
 # The points each question of the partial answer earns (a question's points are shared evenly by its tests).
 PARTIAL_SCORES = {
     "01_warmup_schedule": {"q1": 4, "q2": 1, "q3": 0, "q4": 0},  # q2: eager passes, compiled fails
-    "02_reading_a_range_test": {"q1": 0, "q2": 0.5, "q3": 1, "q4": 3, "q5": 1},
+    "02_reading_a_range_test": {"q1": 0, "q2": 1, "q3": 1, "q4": 3, "q5": 1},  # q2 reads its own curve
     "03_is_the_difference_real": {"q1": 2, "q2": 1.5, "q3": 0, "q4": 0},
 }
 SOLUTION_LINES = {  # one line of each assignment's solutions
@@ -160,13 +160,15 @@ def test_grading_refuses_what_is_not_a_notebook_and_needs_the_built_autograder(t
     (tmp_path / "01_warmup_schedule" / "autograder").mkdir(parents=True)
     (tmp_path / "01_warmup_schedule" / "autograder" / "01_warmup_schedule-autograder_1.zip").write_bytes(b"")
     (tmp_path / "answer.py").write_text("x = 1\n")
-    with pytest.raises(FileNotFoundError, match="answer.py is not a notebook file: give the submitted .ipynb files"):
+    with pytest.raises(ValueError, match="answer.py is not a notebook: give the submitted .ipynb files"):
         assignments.grade("01_warmup_schedule", [tmp_path / "answer.py"], tmp_path, tmp_path / "grades")
+    with pytest.raises(FileNotFoundError, match=r"\*.ipynb does not exist: give the paths of the submitted"):
+        assignments.grade("01_warmup_schedule", [tmp_path / "*.ipynb"], tmp_path, tmp_path / "grades")
 
 
-def test_submissions_with_the_same_file_name_are_labelled_by_their_folders():
-    same = [Path("alice/01_warmup_schedule.ipynb"), Path("bob/01_warmup_schedule.ipynb")]
-    assert assignments._labels(same) == ["alice-01_warmup_schedule", "bob-01_warmup_schedule"]
+def test_submissions_are_labelled_by_their_students_folders():
+    same = [Path("alice/01_warmup_schedule.ipynb"), Path("bob/Copy of 01_warmup_schedule.ipynb")]
+    assert assignments._labels(same) == ["alice-01_warmup_schedule", "bob-Copy of 01_warmup_schedule"]
     assert assignments._labels([Path("a/x.ipynb"), Path("a/y.ipynb")]) == ["x", "y"]
     with pytest.raises(ValueError, match="give each student's notebook its own folder"):
         assignments._labels([Path("a/x.ipynb"), Path("b/a/x.ipynb")])
@@ -211,11 +213,15 @@ def test_the_package_holds_the_public_tests_otter_writes_now(built, name):
 def test_solution_stub_and_partial_answer_score_all_none_and_part(built, name, tmp_path):
     folder = built[name]
     student = folder / "student" / f"{name}.ipynb"
-    submissions = [folder / "autograder" / f"{name}.ipynb", student,
+    broken = tmp_path / "broken" / f"{name}.ipynb"  # a file that is no notebook: graded as an error, others kept
+    broken.parent.mkdir()
+    broken.write_text("this is not a notebook")
+    submissions = [folder / "autograder" / f"{name}.ipynb", student, broken,
                    _partial(student, PARTIAL_ANSWERS[name], tmp_path / "partial" / f"{name}.ipynb")]
     table = assignments.grade(name, submissions, folder.parent, tmp_path / "grades").set_index("submission")
     print(table.to_string())
-    assert "error" not in table
+    assert table["error"].notna().tolist() == [False, False, True, False]
+    assert table.loc[f"broken-{name}", "error"].startswith(f"otter run could not grade {name}.ipynb (exit ")
     solution, stub, partial = (table.loc[f"{kind}-{name}"] for kind in ("autograder", "student", "partial"))
     assert solution["total"] == solution["possible"] == POINTS[name]
     assert stub["total"] == 0
