@@ -6,8 +6,9 @@ the end (accuracy, loss and scikit-learn's classification report), and writes a 
 the parameters, the device and the results: an experiment log. Validation numbers are for
 choosing (a schedule, a rate, an epoch count); the test numbers only report the choice.
 
-On a GPU it is fast with no extra code: ``device.setup`` turns on mixed precision (Keras then
-wraps the optimizer in a loss-scaling one), Keras compiles the step (with XLA where it can,
+On a GPU it is fast with no extra code: ``device.setup`` turns on mixed precision (bfloat16 on
+Ampere and later GPUs; float16 on older ones, where Keras wraps the optimizer in a loss-scaling
+one), Keras compiles the step (with XLA where it can,
 ``jit_compile="auto"``), and NumPy arrays reach the GPU through Keras' own ``tf.data`` pipeline,
 which gathers batches in parallel and prefetches them.
 """

