@@ -71,7 +71,9 @@ def load_range_test():
 
 def plot_range_test(lrs, losses, smoothed=None, rates=None, ax=None):
     """Each batch's loss against the learning rate (log scale), a smoothed curve if given, and
-    vertical lines at ``rates`` (``{label: rate}``; entries that are not numbers yet are skipped)."""
+    vertical lines at ``rates`` (``{label: rate}``; entries that are not numbers yet are skipped).
+    The y-axis ends at 1.5 times the loss before training moves, so the final explosion does not
+    squash the part of the curve that is read."""
     from lrcourse import plots
     fig, ax = plots.new_axes(ax)
     ax.plot(lrs, losses, color="0.7", linewidth=0.8, label="loss of each batch")
@@ -83,7 +85,8 @@ def plot_range_test(lrs, losses, smoothed=None, rates=None, ax=None):
     for (label, rate), style in zip((rates or {}).items(), ("--", "-.", ":", (0, (5, 1)))):
         if isinstance(rate, numbers.Real) and not isinstance(rate, bool):
             ax.axvline(rate, color="black", linestyle=style, linewidth=1, label=f"{label}: {rate:.2g}")
-    ax.set(xscale="log", xlabel="learning rate", ylabel="loss")
+    start = float(np.median(np.asarray(losses, dtype=float)[: len(losses) // 10 + 1]))
+    ax.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(0, 1.5 * start))  # the explosion may leave
     ax.legend(fontsize=8)
     return ax
 
