@@ -53,13 +53,13 @@ def mixed_policy(compute_capability):
     scaling. Older GPUs (Volta, Turing) have float16 units only: ``mixed_float16``, whose small
     range Keras protects by wrapping the optimizer in a ``LossScaleOptimizer`` at ``compile``.
 
+    An unknown capability (``None``, or a non-CUDA name) gets ``mixed_float16``, which every GPU runs.
+
     >>> mixed_policy("9.0"), mixed_policy("7.5"), mixed_policy(None)
     ('mixed_bfloat16', 'mixed_float16', 'mixed_float16')
     """
-    if compute_capability is None:
-        return "mixed_float16"
-    major = int(str(compute_capability).split(".")[0])
-    return "mixed_bfloat16" if major >= 8 else "mixed_float16"
+    major = str(compute_capability).split(".")[0]
+    return "mixed_bfloat16" if major.isdigit() and int(major) >= 8 else "mixed_float16"
 
 
 def setup(seed=None, mixed_precision="auto"):
