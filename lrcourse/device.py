@@ -80,8 +80,8 @@ def setup(seed=None, mixed_precision="auto"):
     """
     info = describe()
     if mixed_precision == "auto":
-        policy = mixed_policy(info["compute_capability"]) if info["kind"] == "GPU" else "float32"
-    elif mixed_precision is True or mixed_precision is False:
+        mixed_precision = info["kind"] == "GPU"
+    if isinstance(mixed_precision, bool):
         policy = mixed_policy(info["compute_capability"]) if mixed_precision else "float32"
     elif mixed_precision in MIXED_POLICIES + ("float32",):
         policy = mixed_precision

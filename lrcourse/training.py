@@ -8,10 +8,9 @@ choosing (a schedule, a rate, an epoch count); the test numbers only report the 
 
 On a GPU it is fast with no extra code: ``device.setup`` turns on mixed precision (bfloat16 on
 Ampere and later GPUs; float16 on older ones, where Keras wraps the optimizer in a loss-scaling
-one), Keras compiles the step (with XLA where it can,
-``jit_compile="auto"``), and NumPy arrays reach the GPU through Keras' own input pipeline
-(``tf.data`` on TensorFlow, which gathers batches in parallel and prefetches them; Keras' array
-iterator on JAX and torch).
+one), Keras compiles the step (with XLA where it can, ``jit_compile="auto"``), and NumPy arrays
+reach the GPU through Keras' own input pipeline (``tf.data`` on TensorFlow, which gathers batches
+in parallel and prefetches them; Keras' array iterator on JAX and torch).
 """
 
 import json
