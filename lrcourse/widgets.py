@@ -1,17 +1,59 @@
 """Interactive explorers: sliders that redraw a schedule.
 
-Each explorer is a thin ``ipywidgets.interactive`` around a plain drawing function that a
-normal cell (or a test) can call directly; an error inside a widget callback only shows up in
-the widget, so the function is also exercised on its own. Only APIs present in both
+Each explorer is an :class:`Explorer` (an ``ipywidgets.interactive``) around a plain drawing
+function that a normal cell (or a test) can also call directly. Only APIs present in both
 ipywidgets 7.7 (Colab) and 8.x are used.
 """
 
+import functools
+
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython import get_ipython
+from ipywidgets import Checkbox, Dropdown, FloatLogSlider, FloatSlider, IntSlider, interactive
 
 from lrcourse import plots
 from lrcourse.schedules import (ANNEAL_STRATEGIES, CLR_MODES, CLR_WAVES, DECAY_KINDS, CosineRestarts,
                                 CyclicalLearningRate, OneCycle, WarmupCosine, make_decay)
+
+
+class Explorer(interactive):
+    """Controls that redraw a figure: each change calls ``draw(**values)`` and shows its figure.
+
+    Values that make no sense together (the schedule refuses them with a ``ValueError``, say a
+    base rate dragged up to the max rate) show that one-line message, ``note``, in place of the
+    figure. Any other error is a bug and is never swallowed: in a notebook its traceback shows
+    under the controls, and called from plain Python (a test, a script) ``update()`` raises it.
+    ``interact`` on its own would only log it there.
+
+    >>> explorer = Explorer(draw_clr, base_lr=FloatLogSlider(value=1e-3, min=-5, max=-1))
+    >>> explorer.update()  # what moving the slider does
+    """
+
+    def __init__(self, draw, **controls):
+        self.draw = draw
+        self.note = None  # the message shown in place of the figure, if any
+        self.error = None  # the last callback's error, if any
+        super().__init__(self._redraw, **controls)
+
+    def _redraw(self, **values):
+        self.note = self.error = None
+        try:
+            self.draw(**values)
+        except ValueError as refused:
+            plt.close("all")  # a half-drawn figure would show under the note
+            self.note = f"Not drawn: {refused}"
+            print(self.note)
+            return
+        except Exception as error:
+            self.error = error
+            raise
+        plt.show()
+
+    def update(self, *args):
+        super().update(*args)
+        if self.error is not None and get_ipython() is None:
+            raise self.error
 
 
 def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=15, power=5.0, decay=0.001,
@@ -34,23 +76,17 @@ def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=
 
 def decay_explorer():
     """Sliders for every decay schedule's parameters, redrawing its curve."""
-    import ipywidgets as w
-
-    def show(**kwargs):
-        fig, _ = draw_decay(**kwargs)
-        plt.show()
-
-    return w.interactive(
-        show,
-        kind=w.Dropdown(options=DECAY_KINDS, value="step", description="schedule"),
-        initial_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.1, description="initial LR"),
-        epochs=w.IntSlider(value=100, min=5, max=200, step=5, description="epochs"),
-        factor=w.FloatSlider(value=0.25, min=0.05, max=1.0, step=0.05, description="factor"),
-        drop_every=w.IntSlider(value=15, min=1, max=50, description="drop every"),
-        power=w.FloatSlider(value=5.0, min=0.0, max=10.0, step=0.5, description="power"),
-        decay=w.FloatLogSlider(value=1e-3, base=10, min=-6, max=-1, step=0.25, description="decay"),
-        steps_per_epoch=w.IntSlider(value=100, min=1, max=500, step=1, description="steps/epoch"),
-        log=w.Checkbox(value=False, description="log scale"),
+    return Explorer(
+        draw_decay,
+        kind=Dropdown(options=DECAY_KINDS, value="step", description="schedule"),
+        initial_lr=FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.1, description="initial LR"),
+        epochs=IntSlider(value=100, min=5, max=200, step=5, description="epochs"),
+        factor=FloatSlider(value=0.25, min=0.05, max=1.0, step=0.05, description="factor"),
+        drop_every=IntSlider(value=15, min=1, max=50, description="drop every"),
+        power=FloatSlider(value=5.0, min=0.0, max=10.0, step=0.5, description="power"),
+        decay=FloatLogSlider(value=1e-3, base=10, min=-6, max=-1, step=0.25, description="decay"),
+        steps_per_epoch=IntSlider(value=100, min=1, max=500, step=1, description="steps/epoch"),
+        log=Checkbox(value=False, description="log scale"),
     )
 
 
@@ -76,21 +112,15 @@ def draw_clr(base_lr=1e-3, max_lr=6e-3, step_size=2000, mode="triangular", gamma
 
 def clr_explorer():
     """Sliders for a cyclical schedule's bounds, step size, mode, gamma and wave shape."""
-    import ipywidgets as w
-
-    def show(**kwargs):
-        draw_clr(**kwargs)
-        plt.show()
-
-    return w.interactive(
-        show,
-        base_lr=w.FloatLogSlider(value=1e-3, base=10, min=-7, max=-1, step=0.1, description="base LR"),
-        max_lr=w.FloatLogSlider(value=6e-3, base=10, min=-5, max=0, step=0.1, description="max LR"),
-        step_size=w.IntSlider(value=2000, min=100, max=10000, step=100, description="step size"),
-        mode=w.Dropdown(options=CLR_MODES, value="triangular", description="mode"),
-        gamma=w.FloatSlider(value=0.99994, min=0.9990, max=1.0, step=0.00001, readout_format=".5f", description="gamma"),
-        wave=w.Dropdown(options=CLR_WAVES, value="triangular", description="wave"),
-        cycles=w.IntSlider(value=4, min=1, max=10, description="cycles"),
+    return Explorer(
+        draw_clr,
+        base_lr=FloatLogSlider(value=1e-3, base=10, min=-7, max=-1, step=0.1, description="base LR"),
+        max_lr=FloatLogSlider(value=6e-3, base=10, min=-5, max=0, step=0.1, description="max LR"),
+        step_size=IntSlider(value=2000, min=100, max=10000, step=100, description="step size"),
+        mode=Dropdown(options=CLR_MODES, value="triangular", description="mode"),
+        gamma=FloatSlider(value=0.99994, min=0.9990, max=1.0, step=0.00001, readout_format=".5f", description="gamma"),
+        wave=Dropdown(options=CLR_WAVES, value="triangular", description="wave"),
+        cycles=IntSlider(value=4, min=1, max=10, description="cycles"),
     )
 
 
@@ -113,20 +143,13 @@ def draw_bounds(result, base_lr, max_lr, step_size=100, cycles=2):
 
 def bounds_explorer(result, step_size=100):
     """Sliders over a range test's curve that choose the CLR bounds and show the schedule."""
-    import ipywidgets as w
-
     low, high = np.log10(result.lrs[0]), np.log10(result.lrs[-1])
     base, top = result.bounds(skip_begin=0, skip_end=0)
-
-    def show(base_lr, max_lr):
-        draw_bounds(result, base_lr, max_lr, step_size)
-        plt.show()
-
     slider = dict(base=10, min=low, max=high, step=(high - low) / 100)
-    return w.interactive(
-        show,
-        base_lr=w.FloatLogSlider(value=base, description="base LR", **slider),
-        max_lr=w.FloatLogSlider(value=top, description="max LR", **slider),
+    return Explorer(
+        functools.partial(draw_bounds, result, step_size=step_size),
+        base_lr=FloatLogSlider(value=base, description="base LR", **slider),
+        max_lr=FloatLogSlider(value=top, description="max LR", **slider),
     )
 
 
@@ -152,24 +175,18 @@ def draw_one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.3, anneal_strategy=
 
 def one_cycle_explorer():
     """Sliders for one-cycle's arguments, redrawing its rate and momentum together."""
-    import ipywidgets as w
-
-    def show(**kwargs):
-        draw_one_cycle(**kwargs)
-        plt.show()
-
-    return w.interactive(
-        show,
-        max_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=1, step=0.1, description="max LR"),
-        total_steps=w.IntSlider(value=1000, min=100, max=10000, step=100, description="total steps"),
-        pct_start=w.FloatSlider(value=0.3, min=0.05, max=0.45, step=0.05, description="pct_start"),
-        anneal_strategy=w.Dropdown(options=ANNEAL_STRATEGIES, value="cos", description="anneal"),
-        div_factor=w.FloatLogSlider(value=25, base=10, min=0, max=3, step=0.1, description="div_factor"),
-        final_div_factor=w.FloatLogSlider(value=1e4, base=10, min=0, max=6, step=0.5, description="final_div"),
-        three_phase=w.Checkbox(value=False, description="three phases"),
-        base_momentum=w.FloatSlider(value=0.85, min=0.5, max=0.99, step=0.01, description="base momentum"),
-        max_momentum=w.FloatSlider(value=0.95, min=0.5, max=0.99, step=0.01, description="max momentum"),
-        log=w.Checkbox(value=False, description="log scale"),
+    return Explorer(
+        draw_one_cycle,
+        max_lr=FloatLogSlider(value=0.1, base=10, min=-4, max=1, step=0.1, description="max LR"),
+        total_steps=IntSlider(value=1000, min=100, max=10000, step=100, description="total steps"),
+        pct_start=FloatSlider(value=0.3, min=0.05, max=0.45, step=0.05, description="pct_start"),
+        anneal_strategy=Dropdown(options=ANNEAL_STRATEGIES, value="cos", description="anneal"),
+        div_factor=FloatLogSlider(value=25, base=10, min=0, max=3, step=0.1, description="div_factor"),
+        final_div_factor=FloatLogSlider(value=1e4, base=10, min=0, max=6, step=0.5, description="final_div"),
+        three_phase=Checkbox(value=False, description="three phases"),
+        base_momentum=FloatSlider(value=0.85, min=0.5, max=0.99, step=0.01, description="base momentum"),
+        max_momentum=FloatSlider(value=0.95, min=0.5, max=0.99, step=0.01, description="max momentum"),
+        log=Checkbox(value=False, description="log scale"),
     )
 
 
@@ -200,19 +217,13 @@ def draw_warmup_and_restarts(peak_lr=0.1, warmup_steps=100, total_steps=1500, fi
 
 def warmup_restarts_explorer():
     """Sliders for warmup + cosine and for SGDR restarts, drawn side by side."""
-    import ipywidgets as w
-
-    def show(**kwargs):
-        draw_warmup_and_restarts(**kwargs)
-        plt.show()
-
-    return w.interactive(
-        show,
-        peak_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.1, description="peak LR"),
-        warmup_steps=w.IntSlider(value=100, min=1, max=1000, step=10, description="warmup"),
-        total_steps=w.IntSlider(value=1500, min=200, max=10000, step=100, description="total steps"),
-        first_period=w.IntSlider(value=100, min=10, max=2000, step=10, description="first period"),
-        t_mul=w.FloatSlider(value=2.0, min=1.0, max=3.0, step=0.5, description="t_mul"),
-        m_mul=w.FloatSlider(value=1.0, min=0.1, max=1.0, step=0.05, description="m_mul"),
-        alpha=w.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25, description="alpha"),
+    return Explorer(
+        draw_warmup_and_restarts,
+        peak_lr=FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.1, description="peak LR"),
+        warmup_steps=IntSlider(value=100, min=1, max=1000, step=10, description="warmup"),
+        total_steps=IntSlider(value=1500, min=200, max=10000, step=100, description="total steps"),
+        first_period=IntSlider(value=100, min=10, max=2000, step=10, description="first period"),
+        t_mul=FloatSlider(value=2.0, min=1.0, max=3.0, step=0.5, description="t_mul"),
+        m_mul=FloatSlider(value=1.0, min=0.1, max=1.0, step=0.05, description="m_mul"),
+        alpha=FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25, description="alpha"),
     )

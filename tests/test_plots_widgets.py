@@ -27,7 +27,51 @@ def test_explorer_has_a_control_per_parameter_and_draws():
     explorer = widgets.decay_explorer()
     names = {getattr(child, "description", "") for child in explorer.children}
     assert {"schedule", "initial LR", "factor", "drop every", "power", "decay"} <= names
+    plt.close("all")
     explorer.update()  # runs the callback once, as moving a slider would
+    assert plt.get_fignums() and explorer.note is None
+
+
+def every_explorer():
+    from test_finder import synthetic_curve
+
+    return {"decay": widgets.decay_explorer, "clr": widgets.clr_explorer,
+            "bounds": lambda: widgets.bounds_explorer(synthetic_curve(), step_size=50),
+            "one_cycle": widgets.one_cycle_explorer, "warmup_restarts": widgets.warmup_restarts_explorer}
+
+
+@pytest.mark.parametrize("name", every_explorer())
+def test_every_explorer_draws_a_figure_and_no_note_at_its_starting_values(name):
+    explorer = every_explorer()[name]()
+    plt.close("all")
+    explorer.update()
+    assert len(plt.get_fignums()) == 1 and explorer.note is None and explorer.error is None
+
+
+@pytest.mark.parametrize("name", every_explorer())
+def test_an_error_in_an_explorer_is_raised_not_swallowed(name, monkeypatch):
+    explorer = every_explorer()[name]()
+
+    def broken(**values):
+        raise RuntimeError("the drawing function is broken")
+
+    monkeypatch.setattr(explorer, "draw", broken)
+    with pytest.raises(RuntimeError, match="the drawing function is broken"):
+        explorer.update()
+    assert isinstance(explorer.error, RuntimeError)
+
+
+def test_bounds_dragged_past_each_other_show_a_one_line_note_in_place_of_the_figure(capsys):
+    explorer = every_explorer()["bounds"]()
+    base_lr, max_lr = explorer.children[:2]
+    capsys.readouterr()
+    plt.close("all")
+    base_lr.value = max_lr.value  # a drag ending on the max rate redraws at once, as in the browser
+    assert explorer.note == f"Not drawn: base_lr must be < max_lr; got base_lr={base_lr.value!r}, max_lr={max_lr.value!r}"
+    assert explorer.note in capsys.readouterr().out and "\n" not in explorer.note
+    assert not plt.get_fignums() and explorer.error is None
+    base_lr.value = max_lr.value / 10
+    assert explorer.note is None and len(plt.get_fignums()) == 1
 
 
 def test_schedule_plot_and_history_figures():
@@ -86,7 +130,6 @@ def test_warmup_and_restarts_figure_fits_whole_cycles_in_the_steps():
     (widgets.one_cycle_explorer, {"max LR", "total steps", "pct_start", "anneal", "three phases", "base momentum"}),
     (widgets.warmup_restarts_explorer, {"peak LR", "warmup", "first period", "t_mul", "m_mul", "alpha"}),
 ])
-def test_lesson_four_explorers_have_their_controls_and_draw(explorer, controls):
+def test_lesson_four_explorers_have_their_controls(explorer, controls):
     widget = explorer()
     assert controls <= {getattr(child, "description", "") for child in widget.children}
-    widget.update()
