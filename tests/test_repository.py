@@ -1,6 +1,9 @@
 """The repository keeps its promises: matching dependency lists, clean lessons, valid params files."""
 
+import importlib.util
 import json
+import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -62,3 +65,54 @@ def test_readme_commands_are_the_ones_ci_and_make_run():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert "\ncourse:" in makefile and "\ntest:" in makefile
+
+
+# --- where the course lives: one setting, pyproject.toml's [project.urls] Repository ----------------------
+
+def load_set_repository():
+    spec = importlib.util.spec_from_file_location("set_repository", ROOT / "scripts" / "set_repository.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def setup_cell(notebook):
+    return next("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_every_lesson_installs_on_colab_from_the_repository_setting(lesson):
+    url = load_set_repository().current()
+    lines = setup_cell(lesson).splitlines()
+    assert f'REPOSITORY = "{url}"' in [line.split("  #")[0] for line in lines]
+    install = lines.index("if IN_COLAB:") + 1
+    assert lines[install].strip().startswith("subprocess.run(") and 'f"lrcourse @ git+{REPOSITORY}"' in lines[install]
+    badge = f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}/blob/main/notebooks/"
+    assert badge + lesson.name in "".join(json.loads(lesson.read_text())["cells"][0]["source"])
+
+
+def test_every_address_of_the_course_is_the_repository_setting():
+    module = load_set_repository()
+    path = module.current().removeprefix("https://github.com/")
+    for file in module.files_that_spell_it():
+        text = file.read_text()
+        assert set(module.GITHUB.findall(text)) <= {path}, f"{file.name} names another repository"
+        assert set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", text)) <= {path}, file.name
+    for assignment in sorted((ROOT / "assignments").glob("*.ipynb")):
+        assert f"lrcourse[assignments] @ git+{module.current()}" in setup_cell(assignment)
+
+
+def test_set_repository_moves_every_address_and_refuses_one_colab_cannot_open(tmp_path):
+    module = load_set_repository()
+    for name in ("pyproject.toml", "README.md", "notebooks", "assignments"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    old = module.current()
+    changed = module.set_repository("https://github.com/a-teacher/lr-course", root=tmp_path)
+    assert len(changed) == 2 + len(LESSONS) + 3  # pyproject, README, the lessons, the assignments
+    assert module.current(tmp_path) == "https://github.com/a-teacher/lr-course"
+    for file in module.files_that_spell_it(tmp_path):
+        assert old not in file.read_text() and "github/lrcourse/lrcourse/" not in file.read_text()
+    assert 'REPOSITORY = "https://github.com/a-teacher/lr-course"' in setup_cell(tmp_path / "notebooks" / LESSONS[0].name)
+    with pytest.raises(ValueError, match="must be a GitHub address like https://github.com/OWNER/NAME"):
+        module.set_repository("https://gitlab.com/a-teacher/lr-course", root=tmp_path)
