@@ -3,19 +3,25 @@
     python scripts/build_site.py                # the lessons' default parameters (what `make course` runs)
     python scripts/build_site.py --params ci    # notebooks/params/NN_ci.yaml: small, fast runs (CI)
 
-Each lesson is executed with papermill through the course's runner (``lrcourse.batch.run_lesson``). With the
-default parameters the executed copy is ``build/<lesson>/<lesson>.ipynb``, the one ``make course`` writes, and a
-copy that is already there, complete, newer than its lesson and run with the defaults is used as it is. With
-``--params ci`` the copies go to ``<output>/executed/``. A lesson that fails stops the build with one line
-naming the lesson and the cell. The executed copies, each with a note saying which parameters it ran with,
-are staged with ``docs/`` and an API page per module into ``<output>/src``; Sphinx (myst-nb, which does not
-execute anything again, and sphinx-book-theme) writes ``<output>/html``. Nothing needs the network.
+Each lesson is executed with papermill by the course's runner (``python -m lrcourse.batch``, in a process of
+its own). With the default parameters the executed copy is ``build/<lesson>/<lesson>.ipynb``, the one
+``make course`` writes, and a copy that is already there, complete, newer than its lesson and run with the
+defaults is used as it is. With ``--params ci`` the copies go to ``<output>/executed/``. A lesson that fails
+stops the build with one line naming the lesson and the cell; one still running after ``--timeout`` seconds
+is stopped and tried once more (a run has been seen waiting forever on an idle kernel). The executed copies,
+each with a note saying which parameters it ran with, are staged with ``docs/`` and an API page per module
+into ``<output>/src``; Sphinx (myst-nb, which executes nothing again, and sphinx-book-theme) writes
+``<output>/html``. Nothing needs the network.
 """
 
 import argparse
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,8 +48,8 @@ def display(path):
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def reusable(executed, lesson, parameters, sources):
-    """Whether ``executed`` is a complete run of ``lesson`` with ``parameters``, newer than its ``sources``."""
+def reusable(executed, parameters, sources):
+    """Whether ``executed`` is a complete run with ``parameters`` (no error output), newer than its ``sources``."""
     if not executed.is_file() or any(executed.stat().st_mtime < source.stat().st_mtime for source in sources):
         return False
     notebook = nbformat.read(executed, as_version=4)
@@ -53,7 +59,7 @@ def reusable(executed, lesson, parameters, sources):
     return not meta.get("exception") and not errors and ran_with == parameters
 
 
-def execute(lesson, params, output, log=print):
+def execute(lesson, params, output, timeout, log=print):
     """The executed copy of ``lesson``: run now, or reused when a complete one with the same parameters is there."""
     from lrcourse import batch
 
@@ -61,26 +67,70 @@ def execute(lesson, params, output, log=print):
     parameters = batch.read_params_file(source) if source else {}
     root = REPO / "build" if params == "default" else output / "executed"
     executed = batch.executed_path(lesson, root)
-    if reusable(executed, lesson, parameters, [lesson] + ([source] if source else [])):
+    if reusable(executed, parameters, [lesson] + ([source] if source else [])):
         log(f"site: {lesson.name}: reusing {display(executed)}")
         return executed
-    log(f"site: {lesson.name}: executing with {display(source) if source else 'its default parameters'} ...")
+    for attempt in (1, 2):
+        log(f"site: {lesson.name}: executing with {display(source) if source else 'its default parameters'} ...")
+        start = time.perf_counter()
+        outcome = run_with_time_limit(lesson, parameters, executed.parent, timeout)
+        if outcome is not None:
+            break
+        # The runner has been seen waiting forever for a cell's reply with the kernel idle (a cell that
+        # displays widgets): a stuck run is stopped at the time limit and tried once more, and says so.
+        stuck = f"not finished after {timeout:.0f} s, at {last_started(executed)}"
+        if attempt == 2:
+            raise LessonFailed(f"lesson {lesson.name}: {stuck}, twice (partial notebook: {display(executed)})")
+        log(f"site: {lesson.name}: {stuck}; stopped, trying once more")
+    if not outcome["ok"]:
+        raise LessonFailed(f"lesson {lesson.name} failed at {outcome['error'].strip().splitlines()[0]}"
+                           f"{failing_line(executed)} (partial notebook: {display(executed)})")
+    log(f"site: {lesson.name}: executed in {time.perf_counter() - start:.0f} s")
+    return executed
+
+
+def run_with_time_limit(lesson, parameters, run_dir, timeout):
+    """Run ``lesson`` through the course's runner in a process of its own (``python -m lrcourse.batch``);
+    its outcome ``{"ok", "error", "cell"}``, or None when it ran past ``timeout`` seconds and was stopped
+    (its kernel stops with it)."""
+    with tempfile.TemporaryDirectory(prefix="lrcourse-site-") as folder:
+        values, outcome = Path(folder) / "parameters.json", Path(folder) / "outcome.json"
+        values.write_text(json.dumps(parameters))
+        process = subprocess.Popen([sys.executable, "-m", "lrcourse.batch", str(lesson), str(values), str(run_dir),
+                                    str(outcome)], cwd=REPO, start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
+        except BaseException:  # Ctrl-C: stop the runner (its kernel follows it)
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        if not outcome.is_file():
+            return {"ok": False, "error": f"the runner exited with status {process.returncode} before "
+                                          f"executing the lesson", "cell": None}
+        return json.loads(outcome.read_text())
+
+
+def last_started(executed):
+    """``cell N (`<its first line>`)``: the cell a stuck run was executing, from its partial notebook."""
     try:
-        run = batch.run_lesson(lesson, parameters, output=root)
-    except Exception as error:  # the kernel died or could not start
-        raise LessonFailed(f"lesson {lesson.name} did not execute: {type(error).__name__}: "
-                           f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}") from None
-    if not run.ok:
-        raise LessonFailed(f"lesson {lesson.name} failed at {run.error.strip().splitlines()[0]}"
-                           f"{failing_line(run)} (partial notebook: {display(run.output_notebook)})")
-    log(f"site: {lesson.name}: executed in {run.seconds:.0f} s")
-    return run.output_notebook
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return "an unknown cell"
+    running = [(index, cell) for index, cell in enumerate(cells)
+               if cell.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+    if not running:
+        return "an unknown cell"
+    index, cell = running[0]
+    return f"cell {index} (`{cell.source.strip().splitlines()[0][:80] if cell.source.strip() else ''}`)"
 
 
-def failing_line(run):
+def failing_line(executed):
     """``, in `<first line of the failing cell>`'``, so the cell can be found in the stored lesson."""
     try:
-        cells = nbformat.read(run.output_notebook, as_version=4).cells
+        cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
         return ""
     failed = [cell.source.strip() for cell in cells
@@ -130,12 +180,15 @@ def stage_api(src):
             f"   :show-inheritance:\n")
 
 
-def build(params="default", output=REPO / "build" / "site", lessons=LESSONS, log=print):
+def build(params="default", output=REPO / "build" / "site", lessons=LESSONS, timeout=3600, log=print):
     """Execute (or reuse) every lesson, stage the Sphinx source and build ``<output>/html``; the timings."""
     output = Path(output).resolve()
+    # The lessons' kernels inherit this environment: a non-inline backend there (pytest's conftest sets Agg)
+    # would execute every lesson without a single figure in its outputs.
+    os.environ.pop("MPLBACKEND", None)
     timings = {}
     start = time.perf_counter()
-    executed = {lesson: execute(Path(lesson).resolve(), params, output, log) for lesson in lessons}
+    executed = {lesson: execute(Path(lesson).resolve(), params, output, timeout, log) for lesson in lessons}
     timings["lessons"] = time.perf_counter() - start
 
     src = output / "src"
@@ -164,10 +217,12 @@ def main(argv=None):
                              "notebooks/params/NN_<kind>.yaml such as 'ci' (small, fast runs)")
     parser.add_argument("--output", default=str(REPO / "build" / "site"),
                         help="where the site goes: <output>/html (default build/site)")
+    parser.add_argument("--timeout", type=float, default=3600,
+                        help="seconds a lesson may run before it is stopped and tried once more (default 3600)")
     parser.add_argument("lessons", nargs="*", default=LESSONS, help="lessons to include (default: all)")
     args = parser.parse_args(argv)
     try:
-        build(args.params, args.output, args.lessons)
+        build(args.params, args.output, args.lessons, args.timeout)
     except (LessonFailed, RuntimeError, FileNotFoundError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)
         return 1

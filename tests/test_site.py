@@ -78,8 +78,10 @@ def site(tmp_path_factory):
     # LRCOURSE_SITE_OUTPUT=build/site-ci: build there instead, reusing the lessons executed there by an earlier run
     output = Path(os.environ.get("LRCOURSE_SITE_OUTPUT") or tmp_path_factory.mktemp("site")).resolve()
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, str(SCRIPT), "--params", "ci", "--output", str(output)],
-                             cwd=REPO, capture_output=True, text=True)
+    # As under `make site`: the lessons quiet TensorFlow themselves, and draw with the inline backend.
+    env = {name: value for name, value in os.environ.items() if name not in ("TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND")}
+    process = subprocess.run([sys.executable, str(SCRIPT), "--params", "ci", "--timeout", "420", "--output", str(output)],
+                             cwd=REPO, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-4000:]
     print(f"\nsite built with the CI parameters in {seconds:.0f} s: " + process.stdout.strip().splitlines()[-1])
@@ -155,25 +157,41 @@ def test_api_page_documents_the_module(site, module):
     assert not missing, f"{html.name} lacks {missing}"
 
 
-def test_a_lesson_that_fails_stops_the_build_with_one_line(tmp_path):
-    lesson = tmp_path / "99_fails.ipynb"
+def write_lesson(folder, code):
+    """``folder/99_lesson.ipynb``: a title, a parameters cell and ``code``; its CI parameters file beside it."""
+    lesson = folder / "99_lesson.ipynb"
     notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# A lesson that fails"),
+        nbformat.v4.new_markdown_cell("# A lesson"),
         nbformat.v4.new_code_cell("rate = 0.1  # a learning rate", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("raise ValueError('the rate is wrong')"),
+        nbformat.v4.new_code_cell(code),
     ])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, lesson)
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "99_ci.yaml").write_text("rate: 0.2\n")
-    process = subprocess.run([sys.executable, str(SCRIPT), "--params", "ci", "--output", str(tmp_path / "site"),
-                              str(lesson)], cwd=REPO, capture_output=True, text=True)
+    (folder / "params").mkdir()
+    (folder / "params" / "99_ci.yaml").write_text("rate: 0.2\n")
+    return lesson
+
+
+def build_error(lesson, *options):
+    """The build's one error line for a lesson that does not execute."""
+    process = subprocess.run([sys.executable, str(SCRIPT), "--params", "ci", "--output", str(lesson.parent / "site"),
+                              *options, str(lesson)], cwd=REPO, capture_output=True, text=True)
     assert process.returncode == 1
+    assert not (lesson.parent / "site" / "html").exists()
     lines = [line for line in process.stderr.splitlines() if line.startswith("site:")]
     assert len(lines) == 1, process.stderr
-    assert "lesson 99_fails.ipynb failed at cell 3" in lines[0] and "ValueError: the rate is wrong" in lines[0]
-    assert "in `raise ValueError('the rate is wrong')`" in lines[0]
-    assert not (tmp_path / "site" / "html").exists()
+    return lines[0]
+
+
+def test_a_lesson_that_fails_stops_the_build_with_one_line(tmp_path):
+    line = build_error(write_lesson(tmp_path, "raise ValueError('the rate is wrong')"))
+    assert "lesson 99_lesson.ipynb failed at cell 3" in line and "ValueError: the rate is wrong" in line
+    assert "in `raise ValueError('the rate is wrong')`" in line
+
+
+def test_a_lesson_that_never_finishes_is_stopped_and_tried_once_more(tmp_path):
+    line = build_error(write_lesson(tmp_path, "import time\ntime.sleep(600)"), "--timeout", "8")
+    assert line.startswith("site: lesson 99_lesson.ipynb: not finished after 8 s, at cell 3 (`import time`), twice")
 
 
 def test_each_page_says_which_parameters_made_it():
