@@ -198,3 +198,26 @@ def test_each_page_says_which_parameters_made_it():
     lesson = LESSONS[0]
     assert "default parameters" in build_site.parameters_note(lesson, "default")
     assert f"notebooks/params/{lesson.name[:2]}_ci.yaml" in build_site.parameters_note(lesson, "ci")
+
+
+def test_an_executed_copy_is_reused_only_if_complete_current_and_run_with_the_same_parameters(tmp_path):
+    lesson = tmp_path / "01_lesson.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), lesson)
+    executed = tmp_path / "executed.ipynb"
+
+    def write(outputs=(), exception=None, parameters=None):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", outputs=list(outputs))])
+        notebook.metadata["papermill"] = {"parameters": parameters or {"epochs": 2, "output_dir": "build/01"},
+                                          "exception": exception}
+        nbformat.write(notebook, executed)
+
+    write()
+    assert build_site.reusable(executed, {"epochs": 2}, [lesson])
+    assert not build_site.reusable(executed, {}, [lesson])  # run with other parameters
+    write(exception=True)
+    assert not build_site.reusable(executed, {"epochs": 2}, [lesson])
+    write(outputs=[nbformat.v4.new_output("error", ename="ValueError", evalue="", traceback=[])])
+    assert not build_site.reusable(executed, {"epochs": 2}, [lesson])
+    write()
+    os.utime(lesson, (time.time() + 60, time.time() + 60))  # the lesson changed since
+    assert not build_site.reusable(executed, {"epochs": 2}, [lesson])
