@@ -20,6 +20,13 @@ lab: $(VENV)/.installed  ## open the lessons in JupyterLab
 	$(BIN)/python -m pip install -q -e ".[lab]"
 	$(BIN)/jupyter lab notebooks/
 
+# The course as a static website in build/site/html: the executed lessons (their default parameters, reusing the
+# notebooks `make course` left in build/) and the API reference. `make site PARAMS=ci`: small, fast runs, as CI builds it.
+.PHONY: site
+PARAMS ?= default
+site: $(VENV)/.installed  ## the course as a website in build/site/html (PARAMS=ci for the fast CI variant)
+	$(BIN)/python scripts/build_site.py --params $(PARAMS)
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

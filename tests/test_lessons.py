@@ -7,13 +7,11 @@ clean. Through the course's runner (``lrcourse run``): the executed notebook mus
 with no TensorFlow log line and no absolute path of this machine in its outputs.
 """
 
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
 import papermill
 import pytest
 
@@ -22,18 +20,6 @@ from lrcourse import batch
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-# What TensorFlow writes to standard error that a student would read as an error.
-TF_LOG_LINE = re.compile("|".join([
-    r"All log messages before absl::InitializeLog\(\)",
-    r"oneDNN custom operations",
-    r"Could not find cuda drivers|cuInit|cuDNN|cuFFT|cuBLAS",
-    r"NodeDef mentions attribute",
-    r"tf\.function retracing",
-    r"rebuild TensorFlow with the appropriate compiler flags",
-    r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]",  # any line of TensorFlow's C++ (abseil) log
-]), re.MULTILINE)
-
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
 def test_lesson_runs_with_ci_parameters(lesson, tmp_path):
@@ -52,26 +38,14 @@ def test_lesson_runs_with_ci_parameters(lesson, tmp_path):
     assert list((tmp_path / "output" / "figures").glob("*.png")), "the lesson saved no figures"
 
 
-def output_texts(notebook):
-    """Every text a reader sees in the outputs of an executed notebook (images left out)."""
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "stream":
-                yield output.text
-            elif output.output_type == "error":
-                yield "\n".join(output.traceback)
-            else:
-                yield from (value for mime, value in output.get("data", {}).items() if mime.startswith("text/"))
-
-
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
 def test_lesson_reads_cleanly_through_the_runner(lesson, tmp_path, monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as under `make course`: the lesson quiets TensorFlow
     parameters = batch.read_params_file(NOTEBOOKS / "params" / f"{lesson.name[:2]}_ci.yaml")
     result = batch.run_lesson(lesson, parameters, output=tmp_path)
     assert result.ok, result.error
-    texts = list(output_texts(result.output_notebook))
-    noise = [line for text in texts for line in text.splitlines() if TF_LOG_LINE.search(line)]
+    texts = list(batch.output_texts(result.output_notebook))
+    noise = [line for text in texts for line in text.splitlines() if batch.TF_LOG_LINE.search(line)]
     assert not noise, "TensorFlow log lines in the outputs:\n" + "\n".join(noise)
     for machine_path in (str(REPO), str(tmp_path), tempfile.gettempdir()):
         leaks = [text for text in texts if machine_path in text]
