@@ -26,6 +26,10 @@ class Explorer(interactive):
     under the controls, and called from plain Python (a test, a script) ``update()`` raises it.
     ``interact`` on its own would only log it there.
 
+    Sliders redraw when they are let go, not at every step of a drag: a figure takes a few tenths
+    of a second to draw, and in JupyterLab a fast drag could leave an intermediate figure stacked
+    above the final one (seen in the browser tests).
+
     >>> explorer = Explorer(draw_clr, base_lr=FloatLogSlider(value=1e-3, min=-5, max=-1))
     >>> explorer.update()  # what moving the slider does
     """
@@ -34,6 +38,9 @@ class Explorer(interactive):
         self.draw = draw
         self.note = None  # the message shown in place of the figure, if any
         self.error = None  # the last callback's error, if any
+        for control in controls.values():
+            if hasattr(control, "continuous_update"):
+                control.continuous_update = False
         super().__init__(self._redraw, **controls)
 
     def _redraw(self, **values):

@@ -46,6 +46,8 @@ def test_every_explorer_draws_a_figure_and_no_note_at_its_starting_values(name):
     plt.close("all")
     explorer.update()
     assert len(plt.get_fignums()) == 1 and explorer.note is None and explorer.error is None
+    sliders = [control for control in explorer.kwargs_widgets if hasattr(control, "continuous_update")]
+    assert sliders and not any(control.continuous_update for control in sliders)  # redrawn once, when let go
 
 
 @pytest.mark.parametrize("name", every_explorer())
