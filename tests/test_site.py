@@ -11,6 +11,7 @@ import inspect
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from html.parser import HTMLParser
@@ -107,6 +108,18 @@ def test_lesson_page_shows_its_figures_and_no_errors_or_tensorflow_log(site, les
     noise = [line for line in text.splitlines() if batch.TF_LOG_LINE.search(line)]
     assert not noise, f"TensorFlow log lines on {html.name}:\n" + "\n".join(noise)
     assert f"executed with the CI parameters in notebooks/params/{lesson.name[:2]}_ci.yaml" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_executed_lesson_prints_no_tensorflow_log_and_no_path_of_this_machine(site, lesson):
+    """The lesson as the course's runner executed it (as ``make course`` does, TensorFlow's log level not
+    preset): its outputs, streams included, must read cleanly."""
+    texts = list(batch.output_texts(batch.executed_path(lesson, site / "executed")))
+    noise = [line for text in texts for line in text.splitlines() if batch.TF_LOG_LINE.search(line)]
+    assert not noise, "TensorFlow log lines in the outputs:\n" + "\n".join(noise)
+    for machine_path in (str(REPO), str(site), tempfile.gettempdir()):
+        leaks = [text for text in texts if machine_path in text]
+        assert not leaks, f"{machine_path} printed in the outputs: {leaks[0][:300]}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
