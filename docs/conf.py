@@ -20,7 +20,7 @@ BRANCH = "main"
 project = "lrcourse"
 html_title = "Learning rates for deep networks, with Keras 3"
 author = "the lrcourse authors"
-copyright = "the lrcourse authors (code MIT, text CC BY-SA 3.0)"
+copyright = "the lrcourse authors; MIT licence (the bundled MNIST subset: CC BY-SA 3.0)"
 release = PROJECT["version"]
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
