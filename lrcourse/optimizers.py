@@ -186,7 +186,7 @@ def measure_applied_momentum(momentum, steps, optimizer="sgd", steps_per_executi
     """
     steps = _checks.count("steps", steps)
     _checks.choice("optimizer", optimizer, ("sgd", "adam"))
-    steps_per_execution = _checks.count("steps_per_execution", steps_per_execution)
+    steps_per_execution = _checks.steps_per_execution(steps_per_execution)
     if isinstance(momentum, dict):
         momentum = keras.saving.deserialize_keras_object(momentum)
     if not isinstance(momentum, Schedule) and _momentum_or_schedule("momentum", momentum) == 0:
