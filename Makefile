@@ -27,7 +27,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Other Keras backends: the unit tests under JAX and under torch, each in its own environment (.venv-jax,
-# .venv-torch) with the package, its test tools and that backend's CPU build. The unit tests are the suite less:
+# .venv-torch) with the package, its test tools and that backend: JAX's CPU build; torch as published (its Linux
+# wheel brings the CUDA libraries and does not load without them). The unit tests are the suite less:
 #   tests/test_lessons.py      the lessons; through the runner it checks TensorFlow's log lines, which means nothing
 #                              on another backend. test-jax runs the lessons at their CI parameters under nbval.
 #   tests/test_assignments.py  otter-grader grades the assignment notebooks in its own kernel, on TensorFlow
