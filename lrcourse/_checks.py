@@ -64,3 +64,14 @@ def choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
+
+
+def steps_per_execution(value):
+    """A whole number >= 1 of updates per compiled call; on the torch backend only 1 (Keras refuses more there)."""
+    import keras
+
+    value = count("steps_per_execution", value)
+    if value > 1 and keras.backend.backend() == "torch":
+        raise ValueError(f"steps_per_execution must be 1 on the torch backend (Keras runs torch one step a call); "
+                         f"got {value}: use 1, or KERAS_BACKEND=tensorflow or jax to group steps")
+    return value

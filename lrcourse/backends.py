@@ -53,16 +53,32 @@ def run_under(backend, target, timeout=600, **arguments):
         return json.loads(result_file.read_text())
 
 
+def call_under(backend, target, **arguments):
+    """Call ``target`` under ``backend``: here if Keras already runs on it, else with :func:`run_under`.
+
+    Either way the result is what :func:`run_under` returns (JSON: NumPy arrays become lists).
+    """
+    import keras
+
+    if keras.backend.backend() != backend:
+        return run_under(backend, target, **arguments)
+    return json.loads(_call_as_json(target, arguments))
+
+
+def _call_as_json(target, arguments):
+    """``target``'s result for ``arguments``, as JSON text."""
+    from lrcourse.training import jsonable
+
+    module, _, name = target.partition(":")
+    return json.dumps(getattr(importlib.import_module(module), name)(**arguments), default=jsonable)
+
+
 def _main(target, arguments, result_file):
     import keras
 
-    from lrcourse.training import jsonable
-
     if keras.backend.backend() != os.environ["KERAS_BACKEND"]:
         raise RuntimeError(f"Keras runs on {keras.backend.backend()}, not on {os.environ['KERAS_BACKEND']}")
-    module, _, name = target.partition(":")
-    result = getattr(importlib.import_module(module), name)(**json.loads(arguments))
-    Path(result_file).write_text(json.dumps(result, default=jsonable))
+    Path(result_file).write_text(_call_as_json(target, json.loads(arguments)))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,9 @@ class Runner:
         self.model = self._build(spec.seed)
         compile_model(self.model, self.optimizer)
         self.model.optimizer.build(self.model.trainable_variables)
+        # Build the compiled loss and metrics too. Otherwise the first fit on JAX or torch draws a batch from its
+        # shuffled data to build them, which uses up one shuffle, and a reused runner would see other batches.
+        self.model.evaluate(self.data.x_val[:1], self.data.y_val[:1], verbose=0)
         self.fresh_optimizer = [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables]
 
     def _build(self, seed):

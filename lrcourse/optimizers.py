@@ -58,8 +58,13 @@ def _deserialize(config, key, custom_objects=None):
     return config
 
 
+# The class Keras really builds for keras.optimizers.SGD(...): on torch, Keras swaps in a fused SGD of its own (only for
+# that exact class, not for subclasses), so SGD below derives from it to make a float momentum's step Keras' own.
+_KerasSGD = type(keras.optimizers.SGD.__new__(keras.optimizers.SGD))
+
+
 @keras.saving.register_keras_serializable(package="lrcourse")
-class SGD(keras.optimizers.SGD):
+class SGD(_KerasSGD):
     """Keras' SGD whose ``momentum`` may be a float or a ``LearningRateSchedule``.
 
     The update is Keras' own, with ``mu = momentum(k)`` at update ``k`` (``k = iterations``)::
@@ -88,6 +93,11 @@ class SGD(keras.optimizers.SGD):
     @property
     def current_momentum(self):
         return _value_now(self.momentum, self.iterations)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if isinstance(self.momentum, Schedule):  # one variable at a time, through update_step below
+            return keras.optimizers.Optimizer._backend_update_step(self, grads, trainable_variables, learning_rate)
+        return super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(self.momentum, Schedule):
@@ -186,7 +196,7 @@ def measure_applied_momentum(momentum, steps, optimizer="sgd", steps_per_executi
     """
     steps = _checks.count("steps", steps)
     _checks.choice("optimizer", optimizer, ("sgd", "adam"))
-    steps_per_execution = _checks.count("steps_per_execution", steps_per_execution)
+    steps_per_execution = _checks.steps_per_execution(steps_per_execution)
     if isinstance(momentum, dict):
         momentum = keras.saving.deserialize_keras_object(momentum)
     if not isinstance(momentum, Schedule) and _momentum_or_schedule("momentum", momentum) == 0:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
-from lrcourse import device, paths
+from lrcourse import _checks, device, paths
 from lrcourse.callbacks import LearningRateRecorder
 from lrcourse._checks import choice
 from lrcourse.schedules import LearningRateDecay
@@ -213,6 +213,7 @@ def measure_applied_learning_rates(learning_rate, steps, steps_per_execution=1, 
     the applied rates, whatever set them (a schedule in the step, a callback, both) and however
     the steps were grouped (``steps_per_execution``, ``jit_compile``).
     """
+    steps_per_execution = _checks.steps_per_execution(steps_per_execution)
     one_hot = np.eye(steps, dtype="float32")
     probe = keras.Sequential([
         keras.Input((steps,)),

@@ -11,8 +11,13 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ["MPLBACKEND"] = "Agg"
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="lrcourse-keras-home-")
 
+import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+
+ON_TORCH = keras.backend.backend() == "torch"
+# Keras refuses steps_per_execution > 1 on torch (it runs one step a call), so a test of grouped steps has no meaning there.
+grouped_steps = pytest.mark.skipif(ON_TORCH, reason="steps_per_execution > 1: Keras' torch backend runs one step a call")
 
 
 @pytest.fixture(autouse=True)

@@ -20,3 +20,12 @@ def test_an_unknown_backend_is_refused():
 def test_a_failure_in_the_child_names_the_backend_and_shows_the_error():
     with pytest.raises(RuntimeError, match="plan_cycles failed under the tensorflow backend: ValueError: steps_per_epoch must be a whole number"):
         backends.run_under("tensorflow", "lrcourse.schedules:plan_cycles", step_epochs=1, steps_per_epoch=0, epochs=4)
+
+
+def test_call_under_runs_here_on_the_backend_keras_runs_on_and_elsewhere_in_a_child():
+    import keras
+
+    here = keras.backend.backend()
+    assert backends.call_under(here, "keras.backend:backend") == here
+    other = next(b for b in ("tensorflow", "jax", "torch") if b != here and backends.available(b))
+    assert backends.call_under(other, "keras.backend:backend") == other

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import grouped_steps
 from lrcourse import callbacks, data, training, widgets
 from lrcourse.schedules import CyclicalLearningRate, plan_cycles
 
@@ -195,7 +196,8 @@ def xla_allowed():
         config.enable_op_determinism()
 
 
-@pytest.mark.parametrize("steps_per_execution, jit_compile", [(1, False), (8, False), (8, True)])
+@pytest.mark.parametrize("steps_per_execution, jit_compile", [
+    (1, False), pytest.param(8, False, marks=grouped_steps), pytest.param(8, True, marks=grouped_steps)])
 def test_in_graph_schedule_is_exact_at_every_update(steps_per_execution, jit_compile, xla_allowed):
     schedule = CyclicalLearningRate(1e-3, 6e-3, 12, mode="triangular2")
     with warnings.catch_warnings():
@@ -204,6 +206,7 @@ def test_in_graph_schedule_is_exact_at_every_update(steps_per_execution, jit_com
     np.testing.assert_allclose(applied, schedule(np.arange(96)), rtol=1e-6)
 
 
+@grouped_steps
 def test_the_per_batch_callback_lags_with_steps_per_execution():
     schedule = CyclicalLearningRate(1e-3, 6e-3, 12)
     exact = schedule(np.arange(96))

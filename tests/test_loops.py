@@ -90,8 +90,9 @@ def test_jax_loop_advances_the_schedule_inside_jit(kind):
         assert run["momenta"] is None
     else:
         np.testing.assert_allclose(run["momenta"], momentum(np.arange(UPDATES)), rtol=1e-6)
-    # the same training with the TensorFlow loop, here, from the same starting weights
-    tensorflow = loops.run_example("gradient_tape", optimizer, **arguments)
+    # the same training with the TensorFlow loop, from the same starting weights
+    tensorflow = backends.call_under("tensorflow", "lrcourse.loops:run_example", loop="gradient_tape",
+                                     optimizer=optimizer, **arguments)
     for ours, theirs in zip(run["weights"], tensorflow["weights"]):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert run["final_loss"] == pytest.approx(tensorflow["final_loss"], rel=1e-5)
@@ -102,6 +103,7 @@ def test_unknown_loop_is_refused():
         loops.run_example("torch", keras.optimizers.serialize(keras.optimizers.SGD(0.1)))
 
 
+@on_tensorflow  # the example is the TensorFlow loop
 def test_the_examples_in_the_docstrings_work():
     import doctest
 

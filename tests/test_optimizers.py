@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from lrcourse import backends, optimizers, schedules
+from conftest import ON_TORCH, grouped_steps
+from lrcourse import backends, optimizers, schedules, training
 from lrcourse.optimizers import SGD, Adam, measure_applied_momentum
 from lrcourse.schedules import CyclicalLearningRate
 
@@ -33,7 +34,7 @@ def test_the_probe_reads_a_float_momentum_as_a_constant(optimizer):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("steps_per_execution", [1, 8])
+@pytest.mark.parametrize("steps_per_execution", [1, pytest.param(8, marks=grouped_steps)])
 def test_a_scheduled_momentum_is_applied_at_every_update(optimizer, steps_per_execution):
     applied = measure_applied_momentum(COSINE, STEPS, optimizer, steps_per_execution, jit_compile=False)
     np.testing.assert_allclose(applied, _values(COSINE, STEPS), rtol=1e-5)
@@ -51,7 +52,7 @@ def test_a_scheduled_momentum_is_applied_at_every_update_with_xla(optimizer):
 
 def test_the_one_cycle_momentum_drives_sgd():
     cycled = schedules.OneCycle(0.01, STEPS).momentum_schedule()
-    applied = measure_applied_momentum(cycled, STEPS, "sgd", steps_per_execution=8)
+    applied = measure_applied_momentum(cycled, STEPS, "sgd", steps_per_execution=1 if ON_TORCH else 8)
     np.testing.assert_allclose(applied, _values(cycled, STEPS), rtol=1e-5)
     assert applied[0] == pytest.approx(0.95, rel=1e-6) and applied.min() < 0.9
 
@@ -64,8 +65,16 @@ def test_a_scheduled_momentum_is_applied_under_another_backend(backend, optimize
     cycled = CyclicalLearningRate(0.85, 0.95, step_size=6)  # lrcourse's own schedule, in the child too
     applied = backends.run_under(backend, "lrcourse.optimizers:measure_applied_momentum",
                                  momentum=keras.saving.serialize_keras_object(cycled), steps=STEPS,
-                                 optimizer=optimizer, steps_per_execution=8)
+                                 optimizer=optimizer, steps_per_execution=1 if backend == "torch" else 8)
     np.testing.assert_allclose(applied, _values(cycled, STEPS), rtol=1e-5)
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="the check is for the torch backend, which runs one step a call")
+@pytest.mark.parametrize("probe", [training.measure_applied_learning_rates, measure_applied_momentum])
+def test_grouped_steps_are_refused_on_torch_in_one_line_with_the_fix(probe):
+    with pytest.raises(ValueError, match=r"^steps_per_execution must be 1 on the torch backend .*; got 8: use 1, or "
+                                         r"KERAS_BACKEND=tensorflow or jax to group steps$"):
+        probe(0.9, 4, steps_per_execution=8)
 
 
 # --- the update is Keras' formula -----------------------------------------------------------------

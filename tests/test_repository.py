@@ -17,15 +17,23 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    """environment.yml lists the package's dependencies and those of the extras it installs the package with."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = set(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        declared |= {requirement for requirement in extra if not requirement.startswith("lrcourse[")}
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    assert '-e ".[test,lab,assignments]"' in pip_section  # the package itself, with its extras
+
+    def requirements(extras):
+        for extra in extras:
+            for requirement in project["optional-dependencies"][extra]:
+                if requirement.startswith("lrcourse["):  # an extra naming other extras
+                    yield from requirements(requirement.removeprefix("lrcourse[").rstrip("]").split(","))
+                else:
+                    yield requirement
+
+    declared = set(project["dependencies"]) | set(requirements(["test", "lab", "assignments"]))
     listed = {requirement for requirement in pip_section if not requirement.startswith("-e")}
     assert listed == declared
-    assert '-e ".[test,lab,assignments]"' in pip_section  # the package itself, with its extras
 
 
 def test_there_are_lessons():
@@ -96,7 +104,7 @@ def test_every_address_of_the_course_is_the_repository_setting():
     path = module.current().removeprefix("https://github.com/")
     for file in module.files_that_spell_it():
         text = file.read_text()
-        assert set(module.GITHUB.findall(text)) <= {path}, f"{file.name} names another repository"
+        assert set(module.GITHUB.findall(text)) <= {path, "OWNER/NAME"}, f"{file.name} names another repository"
         assert set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", text)) <= {path}, file.name
     for assignment in sorted((ROOT / "assignments").glob("*.ipynb")):
         assert f"lrcourse[assignments] @ git+{module.current()}" in setup_cell(assignment)
