@@ -1,14 +1,21 @@
-"""Argument checks shared by the package: every bad value gets a ValueError that names the
-argument, the value it got and what is allowed."""
+"""Argument checks shared by the package: every bad value gets a :class:`RefusedArgument` (a
+ValueError) that names the argument, the value it got and what is allowed."""
 
 import math
 import numbers
 
 
+class RefusedArgument(ValueError):
+    """An argument value the package refuses, with a one-line message naming it and what is allowed.
+
+    A ValueError of its own so that an explorer can show it as a note, and still let every other
+    ValueError (a bug) through."""
+
+
 def number(name, value, allowed):
     """Return ``value`` as a float, or raise if it is not a real number (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number ({allowed}); got {value!r}")
+        raise RefusedArgument(f"{name} must be a finite number ({allowed}); got {value!r}")
     return float(value)
 
 
@@ -16,7 +23,7 @@ def positive(name, value):
     """A real number > 0, such as a learning rate."""
     value = number(name, value, "a number > 0")
     if not value > 0:
-        raise ValueError(f"{name} must be > 0; got {value!r}")
+        raise RefusedArgument(f"{name} must be > 0; got {value!r}")
     return value
 
 
@@ -24,7 +31,7 @@ def non_negative(name, value):
     """A real number >= 0, such as a decay rate or a power."""
     value = number(name, value, "a number >= 0")
     if not value >= 0:
-        raise ValueError(f"{name} must be >= 0; got {value!r}")
+        raise RefusedArgument(f"{name} must be >= 0; got {value!r}")
     return value
 
 
@@ -32,7 +39,7 @@ def in_unit_interval(name, value):
     """A real number in (0, 1], such as a drop factor or gamma."""
     value = number(name, value, "a number in (0, 1]")
     if not 0 < value <= 1:
-        raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+        raise RefusedArgument(f"{name} must be in (0, 1]; got {value!r}")
     return value
 
 
@@ -40,7 +47,7 @@ def momentum(name, value):
     """A real number in [0, 1], such as a momentum."""
     value = number(name, value, "a number in [0, 1]")
     if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
+        raise RefusedArgument(f"{name} must be in [0, 1]; got {value!r}")
     return value
 
 
@@ -48,21 +55,21 @@ def fraction(name, value):
     """A real number in (0, 0.5], such as the share of a split held out for validation."""
     value = number(name, value, "a fraction in (0, 0.5]")
     if not 0 < value <= 0.5:
-        raise ValueError(f"{name} must be a fraction in (0, 0.5]; got {value!r}")
+        raise RefusedArgument(f"{name} must be a fraction in (0, 0.5]; got {value!r}")
     return value
 
 
 def count(name, value, minimum=1):
     """A whole number >= ``minimum``, such as a number of epochs or steps."""
     if number(name, value, f"a whole number >= {minimum}") != int(value) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+        raise RefusedArgument(f"{name} must be a whole number >= {minimum}; got {value!r}")
     return int(value)
 
 
 def choice(name, value, allowed):
     """One of the strings in ``allowed``."""
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise RefusedArgument(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 
@@ -72,6 +79,6 @@ def steps_per_execution(value):
 
     value = count("steps_per_execution", value)
     if value > 1 and keras.backend.backend() == "torch":
-        raise ValueError(f"steps_per_execution must be 1 on the torch backend (Keras runs torch one step a call); "
+        raise RefusedArgument(f"steps_per_execution must be 1 on the torch backend (Keras runs torch one step a call); "
                          f"got {value}: use 1, or KERAS_BACKEND=tensorflow or jax to group steps")
     return value

@@ -13,7 +13,6 @@ own (:func:`execute_in_process`): a sweep's point.
 
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -143,33 +142,6 @@ def check_parameters(notebook, values):
             )
         checked[name] = float(value) if kind == "float" else value
     return checked
-
-
-# What TensorFlow writes to standard error that a student would read as an error; the lesson tests and
-# the site's tests look for it in executed notebooks and rendered pages.
-TF_LOG_LINE = re.compile("|".join([
-    r"All log messages before absl::InitializeLog\(\)",
-    r"oneDNN custom operations",
-    r"Could not find cuda drivers|cuInit|cuDNN|cuFFT|cuBLAS",
-    r"NodeDef mentions attribute",
-    r"tf\.function retracing",
-    r"rebuild TensorFlow with the appropriate compiler flags",
-    r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]",  # any line of TensorFlow's C++ (abseil) log
-]), re.MULTILINE)
-
-
-def output_texts(notebook):
-    """Every text a reader sees in the outputs of an executed notebook (images left out)."""
-    import nbformat
-
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "stream":
-                yield output.text
-            elif output.output_type == "error":
-                yield "\n".join(output.traceback)
-            else:
-                yield from (value for mime, value in output.get("data", {}).items() if mime.startswith("text/"))
 
 
 @dataclass

@@ -325,10 +325,10 @@ class Join(LearningRateDecay):
         self.schedules = [_joinable(part) for part in schedules]
         self.boundaries = [_checks.positive("each boundary", b) for b in boundaries]
         if len(self.boundaries) != len(self.schedules) - 1:
-            raise ValueError(f"Join needs one boundary fewer than schedules; got {len(self.schedules)} "
+            raise _checks.RefusedArgument(f"Join needs one boundary fewer than schedules; got {len(self.schedules)} "
                              f"schedules and {len(self.boundaries)} boundaries")
         if any(b >= after for b, after in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError(f"boundaries must increase; got {self.boundaries}")
+            raise _checks.RefusedArgument(f"boundaries must increase; got {self.boundaries}")
 
     def formula(self, t, xp):
         value = self.schedules[0].formula(t, xp)
@@ -511,14 +511,14 @@ class OneCycle(JoinedByArguments):
         n_phases = 3 if self.three_phase else 2
         limit = 0.5 if self.three_phase else 1.0
         if not 0 < self.pct_start < limit:
-            raise ValueError(f"pct_start must be in (0, {limit:g}){' with three_phase' if self.three_phase else ''}; "
+            raise _checks.RefusedArgument(f"pct_start must be in (0, {limit:g}){' with three_phase' if self.three_phase else ''}; "
                              f"got {self.pct_start!r}")
         shift = 1 if self.convention == "pytorch" else 0  # PyTorch counts to the last update, T - 1
         ends = [(i + 1) * (self.pct_start * self.total_steps - shift) for i in range(n_phases - 1)]
         ends.append(self.total_steps - shift)
         lengths = np.diff([0.0, *ends])
         if not np.all(lengths > 0):
-            raise ValueError(f"total_steps={self.total_steps} is too short for pct_start={self.pct_start}: "
+            raise _checks.RefusedArgument(f"total_steps={self.total_steps} is too short for pct_start={self.pct_start}: "
                              f"a phase would have no updates; give more steps or a larger pct_start")
         return ends
 
@@ -581,12 +581,12 @@ class CyclicalLearningRate(LearningRateDecay):
         self.base_lr = _checks.positive("base_lr", base_lr)
         self.max_lr = _checks.positive("max_lr", max_lr)
         if self.base_lr >= self.max_lr:
-            raise ValueError(f"base_lr must be < max_lr; got base_lr={base_lr!r}, max_lr={max_lr!r}")
+            raise _checks.RefusedArgument(f"base_lr must be < max_lr; got base_lr={base_lr!r}, max_lr={max_lr!r}")
         self.step_size = _checks.count("step_size", step_size)
         self.mode = _checks.choice("mode", mode, CLR_MODES)
         self.gamma = _checks.in_unit_interval("gamma", gamma)
         if scale_fn is not None and not callable(scale_fn):
-            raise ValueError(f"scale_fn must be a function of the cycle or the iteration; got {scale_fn!r}")
+            raise _checks.RefusedArgument(f"scale_fn must be a function of the cycle or the iteration; got {scale_fn!r}")
         self.scale_fn = scale_fn
         self.scale_mode = _checks.choice("scale_mode", scale_mode, SCALE_MODES)
         self.wave = _checks.choice("wave", wave, CLR_WAVES)
@@ -716,4 +716,4 @@ def make_decay(kind, initial_lr, epochs, factor=0.25, drop_every=None, power=5.0
         return PolynomialDecay(epochs, initial_lr, power=1.0)
     if kind == "polynomial":
         return PolynomialDecay(epochs, initial_lr, power=power)
-    raise ValueError(f"kind must be one of {', '.join(map(repr, DECAY_KINDS))}; got {kind!r}")
+    raise _checks.RefusedArgument(f"kind must be one of {', '.join(map(repr, DECAY_KINDS))}; got {kind!r}")

@@ -13,6 +13,7 @@ from IPython import get_ipython
 from ipywidgets import Checkbox, Dropdown, FloatLogSlider, FloatSlider, IntSlider, interactive
 
 from lrcourse import plots
+from lrcourse._checks import RefusedArgument
 from lrcourse.schedules import (ANNEAL_STRATEGIES, CLR_MODES, CLR_WAVES, DECAY_KINDS, CosineRestarts,
                                 CyclicalLearningRate, OneCycle, WarmupCosine, make_decay)
 
@@ -20,8 +21,8 @@ from lrcourse.schedules import (ANNEAL_STRATEGIES, CLR_MODES, CLR_WAVES, DECAY_K
 class Explorer(interactive):
     """Controls that redraw a figure: each change calls ``draw(**values)`` and shows its figure.
 
-    Values that make no sense together (the schedule refuses them with a ``ValueError``, say a
-    base rate dragged up to the max rate) show that one-line message, ``note``, in place of the
+    Values that make no sense together (the schedule refuses them with a ``RefusedArgument``, say
+    a base rate dragged up to the max rate) show that one-line message, ``note``, in place of the
     figure. Any other error is a bug and is never swallowed: in a notebook its traceback shows
     under the controls, and called from plain Python (a test, a script) ``update()`` raises it.
     ``interact`` on its own would only log it there.
@@ -45,10 +46,12 @@ class Explorer(interactive):
 
     def _redraw(self, **values):
         self.note = self.error = None
+        before = set(plt.get_fignums())
         try:
             self.draw(**values)
-        except ValueError as refused:
-            plt.close("all")  # a half-drawn figure would show under the note
+        except RefusedArgument as refused:
+            for number in set(plt.get_fignums()) - before:  # a half-drawn figure would show under the note
+                plt.close(number)
             self.note = f"Not drawn: {refused}"
             print(self.note)
             return
@@ -58,6 +61,7 @@ class Explorer(interactive):
         plt.show()
 
     def update(self, *args):
+        """Redraw for the controls' current values, as a change of any control does."""
         super().update(*args)
         if self.error is not None and get_ipython() is None:
             raise self.error

@@ -67,7 +67,8 @@ def execute(lesson, params, output, timeout, log=print):
     parameters = batch.read_params_file(source) if source else {}
     root = REPO / "build" if params == "default" else output / "executed"
     executed = batch.executed_path(lesson, root)
-    if reusable(executed, parameters, [lesson] + ([source] if source else [])):
+    # Newer than the lesson, its parameters file and the package it imports: else it shows old code's numbers.
+    if reusable(executed, parameters, [lesson, *([source] if source else []), *PACKAGE.rglob("*.py")]):
         log(f"site: {lesson.name}: reusing {display(executed)}")
         return executed
     for attempt in (1, 2):

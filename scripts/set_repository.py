@@ -31,15 +31,16 @@ def files_that_spell_it(root=REPO):
 def set_repository(url, root=REPO):
     """Writes ``url`` wherever the current address (or its Colab badge path) is spelled out;
     returns the files changed."""
-    if not GITHUB.fullmatch(url):
+    if not GITHUB.fullmatch(url) or url.endswith(".git"):
         raise ValueError(f"the repository must be a GitHub address like https://github.com/OWNER/NAME "
-                         f"(Colab opens notebooks from GitHub); got {url!r}")
+                         f"(Colab opens notebooks from GitHub; no .git at the end); got {url!r}")
     old = current(root)
     old_path, new_path = GITHUB.fullmatch(old)[1], GITHUB.fullmatch(url)[1]
+    address = re.compile(re.escape(old) + r"(?![\w.-])")  # not the start of a longer name, like ...-data
     changed = []
     for path in files_that_spell_it(root):
         text = path.read_text()
-        new = text.replace(old, url).replace(f"/github/{old_path}/", f"/github/{new_path}/")
+        new = address.sub(url, text).replace(f"/github/{old_path}/", f"/github/{new_path}/")
         if new != text:
             path.write_text(new)
             changed.append(path)
@@ -51,7 +52,7 @@ def main(argv=None):
     parser.add_argument("url", help="the repository's address, https://github.com/OWNER/NAME")
     args = parser.parse_args(argv)
     try:
-        changed = set_repository(args.url.rstrip("/"))
+        changed = set_repository(args.url.rstrip("/").removesuffix(".git"))
     except ValueError as error:
         sys.exit(f"set_repository: {error}")
     print(f"{len(changed)} files now name {args.url}: " + ", ".join(str(p.relative_to(REPO)) for p in changed))

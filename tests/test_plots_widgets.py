@@ -51,16 +51,18 @@ def test_every_explorer_draws_a_figure_and_no_note_at_its_starting_values(name):
 
 
 @pytest.mark.parametrize("name", every_explorer())
-def test_an_error_in_an_explorer_is_raised_not_swallowed(name, monkeypatch):
+@pytest.mark.parametrize("bug", [RuntimeError("the drawing function is broken"),
+                                 ValueError("operands could not be broadcast together")])  # not a refusal: a bug
+def test_an_error_in_an_explorer_is_raised_not_swallowed(name, bug, monkeypatch):
     explorer = every_explorer()[name]()
 
     def broken(**values):
-        raise RuntimeError("the drawing function is broken")
+        raise bug
 
     monkeypatch.setattr(explorer, "draw", broken)
-    with pytest.raises(RuntimeError, match="the drawing function is broken"):
+    with pytest.raises(type(bug), match=str(bug)):
         explorer.update()
-    assert isinstance(explorer.error, RuntimeError)
+    assert explorer.error is bug and explorer.note is None
 
 
 def test_bounds_dragged_past_each_other_show_a_one_line_note_in_place_of_the_figure(capsys):

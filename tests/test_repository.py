@@ -122,5 +122,10 @@ def test_set_repository_moves_every_address_and_refuses_one_colab_cannot_open(tm
     for file in module.files_that_spell_it(tmp_path):
         assert old not in file.read_text() and "github/lrcourse/lrcourse/" not in file.read_text()
     assert 'REPOSITORY = "https://github.com/a-teacher/lr-course"' in setup_cell(tmp_path / "notebooks" / LESSONS[0].name)
-    with pytest.raises(ValueError, match="must be a GitHub address like https://github.com/OWNER/NAME"):
-        module.set_repository("https://gitlab.com/a-teacher/lr-course", root=tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(readme.read_text() + "\nData: https://github.com/a-teacher/lr-course-data\n")
+    module.set_repository("https://github.com/someone/else", root=tmp_path)
+    assert readme.read_text().endswith("Data: https://github.com/a-teacher/lr-course-data\n")  # a longer name stays
+    for refused in ("https://gitlab.com/a-teacher/lr-course", "https://github.com/a-teacher/lr-course.git"):
+        with pytest.raises(ValueError, match="must be a GitHub address like https://github.com/OWNER/NAME"):
+            module.set_repository(refused, root=tmp_path)

@@ -9,6 +9,7 @@ fails stops the build with one line naming the lesson and the cell.
 import importlib
 import inspect
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,30 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 
 sys.path.insert(0, str(SCRIPT.parent))
 import build_site  # noqa: E402
+
+
+# What TensorFlow writes to standard error that a student would read as an error.
+TF_LOG_LINE = re.compile("|".join([
+    r"All log messages before absl::InitializeLog\(\)",
+    r"oneDNN custom operations",
+    r"Could not find cuda drivers|cuInit|cuDNN|cuFFT|cuBLAS",
+    r"NodeDef mentions attribute",
+    r"tf\.function retracing",
+    r"rebuild TensorFlow with the appropriate compiler flags",
+    r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]",  # any line of TensorFlow's C++ (abseil) log
+]), re.MULTILINE)
+
+
+def output_texts(notebook):
+    """Every text a reader sees in the outputs of an executed notebook (images left out)."""
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                yield output.text
+            elif output.output_type == "error":
+                yield "\n".join(output.traceback)
+            else:
+                yield from (value for mime, value in output.get("data", {}).items() if mime.startswith("text/"))
 
 
 class Page(HTMLParser):
@@ -105,7 +130,7 @@ def test_lesson_page_shows_its_figures_and_no_errors_or_tensorflow_log(site, les
     assert not {"traceback", "error"} & page.classes, f"{html.name} shows an error output"
     text = "".join(page.text)
     assert "Traceback (most recent call last)" not in text
-    noise = [line for line in text.splitlines() if batch.TF_LOG_LINE.search(line)]
+    noise = [line for line in text.splitlines() if TF_LOG_LINE.search(line)]
     assert not noise, f"TensorFlow log lines on {html.name}:\n" + "\n".join(noise)
     assert f"executed with the CI parameters in notebooks/params/{lesson.name[:2]}_ci.yaml" in " ".join(text.split())
 
@@ -114,8 +139,8 @@ def test_lesson_page_shows_its_figures_and_no_errors_or_tensorflow_log(site, les
 def test_executed_lesson_prints_no_tensorflow_log_and_no_path_of_this_machine(site, lesson):
     """The lesson as the course's runner executed it (as ``make course`` does, TensorFlow's log level not
     preset): its outputs, streams included, must read cleanly."""
-    texts = list(batch.output_texts(batch.executed_path(lesson, site / "executed")))
-    noise = [line for text in texts for line in text.splitlines() if batch.TF_LOG_LINE.search(line)]
+    texts = list(output_texts(batch.executed_path(lesson, site / "executed")))
+    noise = [line for text in texts for line in text.splitlines() if TF_LOG_LINE.search(line)]
     assert not noise, "TensorFlow log lines in the outputs:\n" + "\n".join(noise)
     for machine_path in (str(REPO), str(site), tempfile.gettempdir()):
         leaks = [text for text in texts if machine_path in text]
