@@ -24,6 +24,7 @@ Modules, one idea each:
 * ``quiet``: keep TensorFlow's log lines out of the lessons (:func:`quiet_tensorflow`)
 """
 
+from lrcourse._checks import RefusedArgument  # noqa: F401  (the error for a value the package refuses)
 from lrcourse.quiet import quiet_tensorflow  # noqa: F401  (standard library only: cheap to import)
 
 __version__ = "0.1.0"

@@ -9,7 +9,9 @@ class RefusedArgument(ValueError):
     """An argument value the package refuses, with a one-line message naming it and what is allowed.
 
     A ValueError of its own so that an explorer can show it as a note, and still let every other
-    ValueError (a bug) through."""
+    ValueError (a bug) through. Raised as ``lrcourse.RefusedArgument``."""
+
+    __module__ = "lrcourse"  # how tracebacks name it: the package's public name, not this private module
 
 
 def number(name, value, allowed):

@@ -18,7 +18,7 @@ def test_an_unknown_backend_is_refused():
 
 
 def test_a_failure_in_the_child_names_the_backend_and_shows_the_error():
-    with pytest.raises(RuntimeError, match="plan_cycles failed under the tensorflow backend: ValueError: steps_per_epoch must be a whole number"):
+    with pytest.raises(RuntimeError, match="plan_cycles failed under the tensorflow backend: lrcourse.RefusedArgument: steps_per_epoch must be a whole number"):
         backends.run_under("tensorflow", "lrcourse.schedules:plan_cycles", step_epochs=1, steps_per_epoch=0, epochs=4)
 
 
