@@ -296,8 +296,11 @@ def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_pat
 
 
 def _start(*command, env=None):
+    # Ctrl-C as at a terminal: a shell without job control starts background jobs with SIGINT ignored, and a
+    # child would inherit that (Python then never raises KeyboardInterrupt), so restore its default first.
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env={**os.environ, **(env or {})})
+                            start_new_session=True, env={**os.environ, **(env or {})},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _stop(*processes):
