@@ -82,5 +82,5 @@ def steps_per_execution(value):
     value = count("steps_per_execution", value)
     if value > 1 and keras.backend.backend() == "torch":
         raise RefusedArgument(f"steps_per_execution must be 1 on the torch backend (Keras runs torch one step a call); "
-                         f"got {value}: use 1, or KERAS_BACKEND=tensorflow or jax to group steps")
+                              f"got {value}: use 1, or KERAS_BACKEND=tensorflow or jax to group steps")
     return value

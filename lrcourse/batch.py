@@ -245,6 +245,32 @@ def execute_in_process(notebook, parameters_file, run_dir, outcome_file):
     paths.write_atomically(outcome_file, json.dumps(outcome))
 
 
+def run_in_process(notebook, parameters, run_dir, timeout=None, **popen):
+    """Run :func:`execute_in_process` in a child process (``python -m lrcourse.batch``) and return its
+    outcome ``{"ok", "error", "cell"}``; None when it ran past ``timeout`` seconds and was stopped (its
+    kernel stops with it). ``popen`` goes to :class:`subprocess.Popen` (``env``, ``stdout``, ``cwd``)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lrcourse-run-") as folder:
+        parameters_file, outcome_file = Path(folder) / "parameters.json", Path(folder) / "outcome.json"
+        parameters_file.write_text(json.dumps(parameters))
+        process = subprocess.Popen([sys.executable, "-m", "lrcourse.batch", str(notebook), str(parameters_file),
+                                    str(run_dir), str(outcome_file)], **popen)
+        try:
+            process.wait(timeout=timeout)
+        except BaseException as stopped:  # the time limit, or Ctrl-C: stop the run (its kernel follows it)
+            process.kill()
+            process.wait()
+            if isinstance(stopped, subprocess.TimeoutExpired):
+                return None
+            raise
+        if not outcome_file.exists():
+            return {"ok": False, "cell": None,
+                    "error": f"the process running the lesson stopped with exit status {process.returncode}"}
+        return json.loads(outcome_file.read_text())
+
+
 def _exit_with_parent(parent):
     """Stop this process (and so its kernel) when the process that started it has died."""
     while os.getppid() == parent:

@@ -326,7 +326,7 @@ class Join(LearningRateDecay):
         self.boundaries = [_checks.positive("each boundary", b) for b in boundaries]
         if len(self.boundaries) != len(self.schedules) - 1:
             raise _checks.RefusedArgument(f"Join needs one boundary fewer than schedules; got {len(self.schedules)} "
-                             f"schedules and {len(self.boundaries)} boundaries")
+                                          f"schedules and {len(self.boundaries)} boundaries")
         if any(b >= after for b, after in zip(self.boundaries, self.boundaries[1:])):
             raise _checks.RefusedArgument(f"boundaries must increase; got {self.boundaries}")
 
@@ -511,15 +511,17 @@ class OneCycle(JoinedByArguments):
         n_phases = 3 if self.three_phase else 2
         limit = 0.5 if self.three_phase else 1.0
         if not 0 < self.pct_start < limit:
-            raise _checks.RefusedArgument(f"pct_start must be in (0, {limit:g}){' with three_phase' if self.three_phase else ''}; "
-                             f"got {self.pct_start!r}")
+            raise _checks.RefusedArgument(
+                f"pct_start must be in (0, {limit:g}){' with three_phase' if self.three_phase else ''}; "
+                f"got {self.pct_start!r}")
         shift = 1 if self.convention == "pytorch" else 0  # PyTorch counts to the last update, T - 1
         ends = [(i + 1) * (self.pct_start * self.total_steps - shift) for i in range(n_phases - 1)]
         ends.append(self.total_steps - shift)
         lengths = np.diff([0.0, *ends])
         if not np.all(lengths > 0):
-            raise _checks.RefusedArgument(f"total_steps={self.total_steps} is too short for pct_start={self.pct_start}: "
-                             f"a phase would have no updates; give more steps or a larger pct_start")
+            raise _checks.RefusedArgument(
+                f"total_steps={self.total_steps} is too short for pct_start={self.pct_start}: "
+                f"a phase would have no updates; give more steps or a larger pct_start")
         return ends
 
     def _phases(self, values):
@@ -586,7 +588,8 @@ class CyclicalLearningRate(LearningRateDecay):
         self.mode = _checks.choice("mode", mode, CLR_MODES)
         self.gamma = _checks.in_unit_interval("gamma", gamma)
         if scale_fn is not None and not callable(scale_fn):
-            raise _checks.RefusedArgument(f"scale_fn must be a function of the cycle or the iteration; got {scale_fn!r}")
+            raise _checks.RefusedArgument(
+                f"scale_fn must be a function of the cycle or the iteration; got {scale_fn!r}")
         self.scale_fn = scale_fn
         self.scale_mode = _checks.choice("scale_mode", scale_mode, SCALE_MODES)
         self.wave = _checks.choice("wave", wave, CLR_WAVES)

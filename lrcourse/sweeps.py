@@ -281,20 +281,12 @@ def run_point(lesson_name, notebook, parameters):
     with tempfile.TemporaryDirectory(prefix="lrcourse-point-") as scratch:
         scratch = Path(scratch)
         lesson, out = scratch / lesson_name, scratch / "point"
-        parameters_file, outcome_file = scratch / "parameters.json", scratch / "outcome.json"
         lesson.write_bytes(notebook)
-        parameters_file.write_text(json.dumps(parameters))
         out.mkdir()
-        command = [sys.executable, "-m", "lrcourse.batch", lesson, parameters_file, out, outcome_file]
         start = time.perf_counter()
         with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
-            finished = subprocess.run(command, env={**os.environ, **thread_environment(threads)},
-                                      stdout=log, stderr=subprocess.STDOUT)
-        if outcome_file.exists():
-            outcome = json.loads(outcome_file.read_text())
-        else:
-            outcome = {"ok": False, "cell": None,
-                       "error": f"the process running the point stopped with exit status {finished.returncode}"}
+            outcome = batch.run_in_process(lesson, parameters, out, env={**os.environ, **thread_environment(threads)},
+                                           stdout=log, stderr=subprocess.STDOUT)
         files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
     return {**outcome, "seconds": time.perf_counter() - start, "worker": worker.address,
             "host": socket.gethostname(), "threads": threads, "files": files}

@@ -15,13 +15,10 @@ into ``<output>/src``; Sphinx (myst-nb, which executes nothing again, and sphinx
 """
 
 import argparse
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,7 +71,7 @@ def execute(lesson, params, output, timeout, log=print):
     for attempt in (1, 2):
         log(f"site: {lesson.name}: executing with {display(source) if source else 'its default parameters'} ...")
         start = time.perf_counter()
-        outcome = run_with_time_limit(lesson, parameters, executed.parent, timeout)
+        outcome = batch.run_in_process(lesson, parameters, executed.parent, timeout, cwd=REPO)
         if outcome is not None:
             break
         # The runner has been seen waiting forever for a cell's reply with the kernel idle (a cell that
@@ -88,30 +85,6 @@ def execute(lesson, params, output, timeout, log=print):
                            f"{failing_line(executed)} (partial notebook: {display(executed)})")
     log(f"site: {lesson.name}: executed in {time.perf_counter() - start:.0f} s")
     return executed
-
-
-def run_with_time_limit(lesson, parameters, run_dir, timeout):
-    """Run ``lesson`` through the course's runner in a process of its own (``python -m lrcourse.batch``);
-    its outcome ``{"ok", "error", "cell"}``, or None when it ran past ``timeout`` seconds and was stopped
-    (its kernel stops with it)."""
-    with tempfile.TemporaryDirectory(prefix="lrcourse-site-") as folder:
-        values, outcome = Path(folder) / "parameters.json", Path(folder) / "outcome.json"
-        values.write_text(json.dumps(parameters))
-        process = subprocess.Popen([sys.executable, "-m", "lrcourse.batch", str(lesson), str(values), str(run_dir),
-                                    str(outcome)], cwd=REPO, start_new_session=True)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return None
-        except BaseException:  # Ctrl-C: stop the runner (its kernel follows it)
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
-        if not outcome.is_file():
-            return {"ok": False, "error": f"the runner exited with status {process.returncode} before "
-                                          f"executing the lesson", "cell": None}
-        return json.loads(outcome.read_text())
 
 
 def last_started(executed):
