@@ -59,10 +59,12 @@ $(VENV)-colab/.installed: INSTALL := -e ".[check]" "ipywidgets==7.7.1"
 $(VENV)-jax/.installed: INSTALL := -e ".[test,jax]"
 $(VENV)-torch/.installed: INSTALL := -e ".[test,torch]"
 
+# setuptools' editable install warns in a box of asterisks that a folder named like the package may shadow it: that is
+# this checkout, on purpose, so the box is left out of the terminal.
 %/.installed: pyproject.toml
 	$(PYTHON) -m venv $*
 	$*/bin/python -m pip install -q --upgrade pip
-	$*/bin/python -m pip install -q $(INSTALL)
+	PYTHONWARNINGS="ignore:Editable installation" $*/bin/python -m pip install -q $(INSTALL)
 	touch $@
 
 clean:

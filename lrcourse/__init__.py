@@ -19,6 +19,7 @@ Modules, one idea each:
 * ``plots`` and ``widgets``: figures and interactive explorers
 * ``exercises``: self-checking answers
 * ``batch`` and ``cli``: run lessons in batch with papermill
+* ``execution``: how every notebook is executed so that it always ends (no widget stall, dead or idle kernels)
 * ``sweeps``: grids of lesson runs on Dask, summarised over seeds
 * ``device`` and ``paths``: where a run computes and where it writes
 * ``quiet``: keep TensorFlow's log lines out of the lessons (:func:`quiet_tensorflow`)

@@ -95,7 +95,9 @@ def plot_range_test(lrs, losses, smoothed=None, rates=None, ax=None):
 
 
 def _otter():
-    return [sys.executable, "-m", "otter"]
+    """otter-grader's command line, its notebook executions made safe from the widget stall
+    (:func:`lrcourse.execution.run_otter`)."""
+    return [sys.executable, "-m", "lrcourse.execution", "otter"]
 
 
 def assign(name, output="build/assignments", refresh_package=True):
@@ -170,11 +172,12 @@ def _labels(submissions):
     return labels
 
 
-def grade(name, submissions, assignments="build/assignments", output="build/grades"):
+def grade(name, submissions, assignments="build/assignments", output="build/grades", timeout=1800):
     """Grade every submitted notebook of assignment ``name``; one row per submission.
 
     The table has a column per question, the total, the points possible, and the error for a
-    submission that could not be graded (the others are still graded). Submissions are labelled as
+    submission that could not be graded (the others are still graded; one still running after
+    ``timeout`` seconds is stopped and could not be graded). Submissions are labelled as
     :func:`_labels` says; each one's full otter results, with the output of every failed test,
     land in ``<output>/<name>/<label>/results.json`` and the table in ``<output>/<name>/grades.csv``.
     """
@@ -191,7 +194,7 @@ def grade(name, submissions, assignments="build/assignments", output="build/grad
     for submission, label in zip(submissions, labels):
         row = {"submission": label}
         try:
-            scores = grade_one(submission, autograder, folder / label)
+            scores = grade_one(submission, autograder, folder / label, timeout)
         except (RuntimeError, OSError) as error:
             row["error"] = str(error)
         else:

@@ -3,12 +3,14 @@
 A lesson declares its knobs in a cell tagged ``parameters``. :func:`run_lesson` refuses a name
 the lesson does not declare (papermill itself only warns), injects the values, executes the
 notebook in its own folder and writes ``<output>/<lesson>/<lesson>.ipynb`` beside the run's JSON
-records (``runs/``) and figures (``figures/``). A run that fails keeps its partial notebook and
-says which cell failed; the other lessons of the batch still run. Values are checked against the
+records (``runs/``), figures (``figures/``) and the kernel's own log (``kernel.log``), executed
+through :mod:`lrcourse.execution`. A run that fails (a cell raised) or stops (its kernel died, or
+stayed idle without replying) keeps its partial notebook and names the cell; the other lessons
+of the batch still run. Values are checked against the
 declared types before anything runs (an int given for a float becomes a float), and the output
 folder is passed to the lesson relative to the repository, so executed notebooks carry no
 absolute paths of this machine. ``python -m lrcourse.batch`` runs one lesson in a process of its
-own (:func:`execute_in_process`): a sweep's point.
+own (:func:`execute_in_process`): a sweep's point, a lesson of the website.
 """
 
 import json
@@ -18,15 +20,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty
 
 import yaml
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import DottedObjectName, Type
 
-from lrcourse import paths
+from lrcourse import execution, paths
 
 BASIC_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
 EXAMPLES = {"list": "a list, such as [{value}]", "dict": "a mapping, such as {{name: {value}}}"}
@@ -165,45 +162,19 @@ def executed_path(notebook, output="build"):
     return paths.resolve(output) / notebook.stem / notebook.name
 
 
-def run_lesson(notebook, parameters=None, output="build", kernel_name="python3"):
+def run_lesson(notebook, parameters=None, output="build", cell_timeout=execution.CELL_TIMEOUT):
     """Execute one lesson with papermill into ``<output>/<lesson name>/``; returns a :class:`LessonRun`."""
-    return execute(notebook, parameters, executed_path(notebook, output).parent, kernel_name)
+    return execute(notebook, parameters, executed_path(notebook, output).parent, cell_timeout=cell_timeout)
 
 
-# The kernel's reply to a cell can be missed: waiting for it with no time limit (as nbclient does)
-# sometimes never wakes up although the reply has arrived; seen at cells that display widgets, with
-# the kernel idle and papermill waiting forever (nbclient issue 312). Waiting in one-second slices
-# looks again each second, and a reply that has arrived is found then.
-
-POLL_SLICE_SECONDS = 1.0
-
-
-class WatchfulShellChannel(AsyncZMQSocketChannel):
-    """A shell channel that waits without a time limit in slices of ``POLL_SLICE_SECONDS``."""
-
-    async def get_msg(self, timeout=None):
-        if timeout is not None:
-            return await super().get_msg(timeout)
-        while True:
-            try:
-                return await super().get_msg(POLL_SLICE_SECONDS)
-            except Empty:
-                continue
-
-
-class WatchfulKernelClient(AsyncKernelClient):
-    shell_channel_class = Type(WatchfulShellChannel)
-
-
-class WatchfulKernelManager(AsyncKernelManager):
-    """The kernel manager ``lrcourse run`` and sweeps use: its client's shell channel is watchful."""
-
-    client_class = DottedObjectName("lrcourse.batch.WatchfulKernelClient")
-
-
-def execute(notebook, parameters, run_dir, kernel_name="python3"):
+def execute(notebook, parameters, run_dir, kernel_name="python3", cell_timeout=execution.CELL_TIMEOUT):
     """Execute ``notebook`` with checked ``parameters`` into ``run_dir``: the executed copy, and
-    the lesson's records and figures when it declares ``output_dir`` (set to ``run_dir``)."""
+    the lesson's records and figures when it declares ``output_dir`` (set to ``run_dir``).
+
+    It goes through :mod:`lrcourse.execution`: widgets cannot stall it, a kernel idle for
+    ``cell_timeout`` seconds without replying or a kernel that dies stops it, and the kernel
+    process's own log goes to ``run_dir/kernel.log``. A failure or a stop is the returned
+    :class:`LessonRun`'s ``error``, with the partial notebook kept."""
     import papermill
 
     notebook = paths.resolve(notebook)
@@ -222,30 +193,35 @@ def execute(notebook, parameters, run_dir, kernel_name="python3"):
             cwd=str(notebook.parent),
             kernel_name=kernel_name,
             progress_bar=False,
+            engine_name=execution.ENGINE,
+            cell_timeout=cell_timeout,
+            kernel_log=str(run_dir / "kernel.log"),  # TensorFlow's C++ lines at import, kept off the terminal
             shutdown_kernel="immediate",  # on Ctrl-C too, without a traceback from the kernel
-            extra_arguments=["--IPKernelApp.capture_fd_output=False"],  # C-level log to the terminal
-            kernel_manager_class="lrcourse.batch.WatchfulKernelManager",
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],  # C-level output to kernel.log, not the notebook
         )
     except papermill.PapermillExecutionError as error:
-        message = f"cell {error.cell_index} (In [{error.exec_count}]) raised {error.ename}: {error.evalue}"
+        message = (f"failed: cell {error.cell_index} ({execution.first_line(error.source)}) raised "
+                   f"{error.ename}: {error.evalue}")
         return LessonRun(notebook, output_notebook, time.perf_counter() - start, message, error.cell_index)
+    except execution.LessonStopped as stopped:
+        return LessonRun(notebook, output_notebook, time.perf_counter() - start, f"stopped: {stopped}", stopped.cell)
     return LessonRun(notebook, output_notebook, time.perf_counter() - start)
 
 
-def execute_in_process(notebook, parameters_file, run_dir, outcome_file):
-    """``python -m lrcourse.batch NOTEBOOK PARAMETERS.json RUN_DIR OUTCOME.json``: :func:`execute`
-    in a process of its own (a sweep's point), writing its outcome as JSON. The process stops,
-    and its kernel with it, when the process that started it dies."""
+def execute_in_process(notebook, parameters_file, run_dir, outcome_file, cell_timeout=execution.CELL_TIMEOUT):
+    """``python -m lrcourse.batch NOTEBOOK PARAMETERS.json RUN_DIR OUTCOME.json [CELL_TIMEOUT]``:
+    :func:`execute` in a process of its own (a sweep's point, a lesson of the website), writing its
+    outcome as JSON. The process stops, and its kernel with it, when the process that started it dies."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        run = execute(notebook, json.loads(Path(parameters_file).read_text()), run_dir)
+        run = execute(notebook, json.loads(Path(parameters_file).read_text()), run_dir, cell_timeout=float(cell_timeout))
         outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
-    except Exception as error:  # the kernel died, or papermill failed: keep what was written
-        outcome = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0], "cell": None}
+    except Exception as error:  # papermill itself failed: keep what was written
+        outcome = {"ok": False, "error": f"failed: {type(error).__name__}: {error}".splitlines()[0], "cell": None}
     paths.write_atomically(outcome_file, json.dumps(outcome))
 
 
-def run_in_process(notebook, parameters, run_dir, timeout=None, **popen):
+def run_in_process(notebook, parameters, run_dir, timeout=None, cell_timeout=execution.CELL_TIMEOUT, **popen):
     """Run :func:`execute_in_process` in a child process (``python -m lrcourse.batch``) and return its
     outcome ``{"ok", "error", "cell"}``; None when it ran past ``timeout`` seconds and was stopped (its
     kernel stops with it). ``popen`` goes to :class:`subprocess.Popen` (``env``, ``stdout``, ``cwd``)."""
@@ -256,7 +232,7 @@ def run_in_process(notebook, parameters, run_dir, timeout=None, **popen):
         parameters_file, outcome_file = Path(folder) / "parameters.json", Path(folder) / "outcome.json"
         parameters_file.write_text(json.dumps(parameters))
         process = subprocess.Popen([sys.executable, "-m", "lrcourse.batch", str(notebook), str(parameters_file),
-                                    str(run_dir), str(outcome_file)], **popen)
+                                    str(run_dir), str(outcome_file), str(cell_timeout)], **popen)
         try:
             process.wait(timeout=timeout)
         except BaseException as stopped:  # the time limit, or Ctrl-C: stop the run (its kernel follows it)
@@ -267,7 +243,7 @@ def run_in_process(notebook, parameters, run_dir, timeout=None, **popen):
             raise
         if not outcome_file.exists():
             return {"ok": False, "cell": None,
-                    "error": f"the process running the lesson stopped with exit status {process.returncode}"}
+                    "error": f"stopped: the process running the lesson ended with exit status {process.returncode}"}
         return json.loads(outcome_file.read_text())
 
 

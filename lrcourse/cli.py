@@ -1,6 +1,6 @@
 """The ``lrcourse`` command line: run lessons in batch and list their parameters.
 
-    lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR]
+    lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR] [--cell-timeout SECONDS]
     lrcourse params NOTEBOOK
     lrcourse sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS] [--output DIR]
     lrcourse assign [NAME ...] [--output DIR]
@@ -12,8 +12,9 @@ input, 130 on Ctrl-C.
 
 import argparse
 import sys
+from pathlib import Path
 
-from lrcourse import batch, paths
+from lrcourse import batch, execution, paths
 
 
 def _parser():
@@ -26,6 +27,9 @@ def _parser():
     run.add_argument("-f", "--parameters-file", action="append", default=[], metavar="PARAMS.yaml",
                      help="YAML file of parameters; -p values override it")
     run.add_argument("--output", default="build", help="folder for executed notebooks and records (default: build)")
+    run.add_argument("--cell-timeout", type=float, default=execution.CELL_TIMEOUT, metavar="SECONDS",
+                     help="stop a lesson whose kernel stays idle this long without finishing a cell "
+                          f"(default: {execution.CELL_TIMEOUT:.0f}); a working kernel is never stopped")
     params = commands.add_parser("params", help="list a lesson's parameters with types, defaults and help")
     params.add_argument("notebook")
     sweep = commands.add_parser("sweep", help="run a grid of lesson runs on Dask and summarise them over seeds")
@@ -65,27 +69,43 @@ def main(argv=None):
         values.update({name: batch.parse_value(value, name) for name, value in args.parameter})
         for notebook in args.notebooks:  # check every lesson before running any
             batch.check_parameters(notebook, values)
+        if args.cell_timeout <= 0:
+            raise ValueError(f"--cell-timeout must be a positive number of seconds; got {args.cell_timeout:g}")
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
 
-    failed, finished = 0, []
+    finished = []
     for notebook in args.notebooks:
-        print(f"running {notebook} ...", flush=True)
+        print(f"{Path(notebook).stem}: running ...", flush=True)
         try:
-            result = batch.run_lesson(notebook, values, output=args.output)
+            result = batch.run_lesson(notebook, values, output=args.output, cell_timeout=args.cell_timeout)
         except KeyboardInterrupt:
             print(_interrupted(notebook, args.output, finished), file=sys.stderr)
             return 130
         finished.append(result)
-        where = paths.display(result.output_notebook)
-        if result.ok:
-            print(f"  done in {result.seconds:.0f} s -> {where}", flush=True)
-        else:
-            failed += 1
-            print(f"  FAILED after {result.seconds:.0f} s: {result.error}\n  partial notebook kept at {where}", flush=True)
-    print(f"{len(args.notebooks) - failed} of {len(args.notebooks)} lessons ran")
-    return 1 if failed else 0
+        print(_outcome_line(result), flush=True)
+    print(_summary(finished))
+    return 0 if all(result.ok for result in finished) else 1
+
+
+def _outcome_line(result):
+    """One line: how a lesson ended, and where its notebook is (partial when it failed)."""
+    where = paths.display(result.output_notebook)
+    if result.ok:
+        return f"{result.notebook.stem}: done in {result.seconds:.0f} s -> {where}"
+    return f"{result.notebook.stem}: {result.error} (after {result.seconds:.0f} s); partial notebook kept at {where}"
+
+
+def _summary(results):
+    """The batch at a glance: each lesson, ok or failed, its seconds; and how many ran."""
+    import pandas as pd
+
+    table = pd.DataFrame({"lesson": [r.notebook.stem for r in results],
+                          "result": ["ok" if r.ok else r.error.split(":")[0] for r in results],
+                          "seconds": [round(r.seconds) for r in results]})
+    ran = sum(r.ok for r in results)
+    return f"\n{table.to_string(index=False)}\n{ran} of {len(results)} lessons ran"
 
 
 def _sweep(args):

@@ -27,6 +27,9 @@ class Explorer(interactive):
     under the controls, and called from plain Python (a test, a script) ``update()`` raises it.
     ``interact`` on its own would only log it there.
 
+    In an executed copy of a lesson (``lrcourse run``, the website) the cell keeps that first figure,
+    followed by one line (the explorer's ``repr``) saying where the sliders move.
+
     Sliders redraw when they are let go, not at every step of a drag: a figure takes a few tenths
     of a second to draw, and in JupyterLab a fast drag could leave an intermediate figure stacked
     above the final one (seen in the browser tests).
@@ -59,6 +62,11 @@ class Explorer(interactive):
             self.error = error
             raise
         plt.show()
+
+    def __repr__(self):
+        # A page that shows an executed lesson (GitHub, the website) has no kernel to run the sliders:
+        # it shows this line under the figure that the explorer drew for their starting values.
+        return "Explorer: the figure above is drawn for the sliders' starting values; they move in JupyterLab and Colab."
 
     def update(self, *args):
         """Redraw for the controls' current values, as a change of any control does."""

@@ -6,9 +6,9 @@
 Each lesson is executed with papermill by the course's runner (``python -m lrcourse.batch``, in a process of
 its own). With the default parameters the executed copy is ``build/<lesson>/<lesson>.ipynb``, the one
 ``make course`` writes, and a copy that is already there, complete, newer than its lesson and run with the
-defaults is used as it is. With ``--params ci`` the copies go to ``<output>/executed/``. A lesson that fails
-stops the build with one line naming the lesson and the cell; one still running after ``--timeout`` seconds
-is stopped and tried once more (a run has been seen waiting forever on an idle kernel). The executed copies,
+defaults is used as it is. With ``--params ci`` the copies go to ``<output>/executed/``. A lesson that fails,
+whose kernel dies or stays idle ``--cell-timeout`` seconds without finishing a cell, or that still runs after
+``--timeout`` seconds stops the build with one line naming the lesson and the cell. The executed copies,
 each with a note saying which parameters it ran with, are staged with ``docs/`` and an API page per module
 into ``<output>/src``; Sphinx (myst-nb, which executes nothing again, and sphinx-book-theme) writes
 ``<output>/html``. Nothing needs the network.
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+from lrcourse.execution import CELL_TIMEOUT, first_line
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -56,7 +58,7 @@ def reusable(executed, parameters, sources):
     return not meta.get("exception") and not errors and ran_with == parameters
 
 
-def execute(lesson, params, output, timeout, log=print):
+def execute(lesson, params, output, timeout, cell_timeout=CELL_TIMEOUT, log=print):
     """The executed copy of ``lesson``: run now, or reused when a complete one with the same parameters is there."""
     from lrcourse import batch
 
@@ -68,27 +70,21 @@ def execute(lesson, params, output, timeout, log=print):
     if reusable(executed, parameters, [lesson, *([source] if source else []), *PACKAGE.rglob("*.py")]):
         log(f"site: {lesson.name}: reusing {display(executed)}")
         return executed
-    for attempt in (1, 2):
-        log(f"site: {lesson.name}: executing with {display(source) if source else 'its default parameters'} ...")
-        start = time.perf_counter()
-        outcome = batch.run_in_process(lesson, parameters, executed.parent, timeout, cwd=REPO)
-        if outcome is not None:
-            break
-        # The runner has been seen waiting forever for a cell's reply with the kernel idle (a cell that
-        # displays widgets): a stuck run is stopped at the time limit and tried once more, and says so.
-        stuck = f"not finished after {timeout:.0f} s, at {last_started(executed)}"
-        if attempt == 2:
-            raise LessonFailed(f"lesson {lesson.name}: {stuck}, twice (partial notebook: {display(executed)})")
-        log(f"site: {lesson.name}: {stuck}; stopped, trying once more")
+    log(f"site: {lesson.name}: executing with {display(source) if source else 'its default parameters'} ...")
+    start = time.perf_counter()
+    outcome = batch.run_in_process(lesson, parameters, executed.parent, timeout, cell_timeout, cwd=REPO)
+    if outcome is None:
+        raise LessonFailed(f"lesson {lesson.name}: not finished after {timeout:.0f} s, at {last_started(executed)} "
+                           f"(partial notebook: {display(executed)})")
     if not outcome["ok"]:
-        raise LessonFailed(f"lesson {lesson.name} failed at {outcome['error'].strip().splitlines()[0]}"
-                           f"{failing_line(executed)} (partial notebook: {display(executed)})")
+        raise LessonFailed(f"lesson {lesson.name} {outcome['error'].strip().splitlines()[0]} "
+                           f"(partial notebook: {display(executed)})")
     log(f"site: {lesson.name}: executed in {time.perf_counter() - start:.0f} s")
     return executed
 
 
 def last_started(executed):
-    """``cell N (`<its first line>`)``: the cell a stuck run was executing, from its partial notebook."""
+    """``cell N (`<its first line>`)``: the cell a run stopped at its time limit was executing."""
     try:
         cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
@@ -98,18 +94,7 @@ def last_started(executed):
     if not running:
         return "an unknown cell"
     index, cell = running[0]
-    return f"cell {index} (`{cell.source.strip().splitlines()[0][:80] if cell.source.strip() else ''}`)"
-
-
-def failing_line(executed):
-    """``, in `<first line of the failing cell>`'``, so the cell can be found in the stored lesson."""
-    try:
-        cells = nbformat.read(executed, as_version=4).cells
-    except (OSError, ValueError):
-        return ""
-    failed = [cell.source.strip() for cell in cells
-              if any(output.get("output_type") == "error" for output in cell.get("outputs", []))]
-    return f", in `{failed[0].splitlines()[0][:80]}`" if failed and failed[0] else ""
+    return f"cell {index} ({first_line(cell.source)})"
 
 
 def parameters_note(lesson, params):
@@ -154,15 +139,13 @@ def stage_api(src):
             f"   :show-inheritance:\n")
 
 
-def build(params="default", output=REPO / "build" / "site", lessons=LESSONS, timeout=3600, log=print):
+def build(params="default", output=REPO / "build" / "site", lessons=LESSONS, timeout=3600, cell_timeout=CELL_TIMEOUT,
+          log=print):
     """Execute (or reuse) every lesson, stage the Sphinx source and build ``<output>/html``; the timings."""
     output = Path(output).resolve()
-    # The lessons' kernels inherit this environment: a non-inline backend there (pytest's conftest sets Agg)
-    # would execute every lesson without a single figure in its outputs.
-    os.environ.pop("MPLBACKEND", None)
     timings = {}
     start = time.perf_counter()
-    executed = {lesson: execute(Path(lesson).resolve(), params, output, timeout, log) for lesson in lessons}
+    executed = {lesson: execute(Path(lesson).resolve(), params, output, timeout, cell_timeout, log) for lesson in lessons}
     timings["lessons"] = time.perf_counter() - start
 
     src = output / "src"
@@ -192,11 +175,13 @@ def main(argv=None):
     parser.add_argument("--output", default=str(REPO / "build" / "site"),
                         help="where the site goes: <output>/html (default build/site)")
     parser.add_argument("--timeout", type=float, default=3600,
-                        help="seconds a lesson may run before it is stopped and tried once more (default 3600)")
+                        help="seconds a lesson may run before it is stopped (default 3600)")
+    parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT,
+                        help=f"seconds a lesson's kernel may stay idle without finishing a cell (default {CELL_TIMEOUT:.0f})")
     parser.add_argument("lessons", nargs="*", default=LESSONS, help="lessons to include (default: all)")
     args = parser.parse_args(argv)
     try:
-        build(args.params, args.output, args.lessons, args.timeout)
+        build(args.params, args.output, args.lessons, args.timeout, args.cell_timeout)
     except (LessonFailed, RuntimeError, FileNotFoundError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)
         return 1

@@ -230,6 +230,23 @@ def test_solution_stub_and_partial_answer_score_all_none_and_part(built, name, t
     assert (tmp_path / "grades" / name / "grades.csv").exists()
 
 
+def test_a_submission_that_shows_widgets_is_graded_to_the_end(built, tmp_path):
+    # otter executes submissions with nbconvert's client, which (like papermill's) could stall for good at a
+    # cell showing widgets; graded through lrcourse.execution it cannot. The time limit keeps a regression
+    # from hanging the tests.
+    name = assignments.NAMES[0]
+    notebook = nbformat.read(built[name] / "autograder" / f"{name}.ipynb", as_version=4)
+    notebook.cells += [nbformat.v4.new_code_cell(source) for source in [
+        "from lrcourse import widgets\nwidgets.clr_explorer()",
+        "import ipywidgets\nipywidgets.interact(lambda rate=0.1: print(rate), rate=(0.01, 1.0));"] * 5]
+    submission = tmp_path / "widgets" / f"{name}.ipynb"
+    submission.parent.mkdir()
+    nbformat.write(notebook, submission)
+    table = assignments.grade(name, [submission], built[name].parent, tmp_path / "grades", timeout=300)
+    assert "error" not in table, table.to_string()
+    assert table.loc[0, "total"] == POINTS[name]
+
+
 def test_the_student_notebook_hides_solutions_and_hidden_tests(built):
     for name, folder in built.items():
         student = (folder / "student" / f"{name}.ipynb").read_text()

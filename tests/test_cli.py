@@ -77,7 +77,8 @@ def test_failed_run_keeps_its_partial_notebook_and_the_other_runs(lesson, tmp_pa
     code = cli.main(["run", str(lesson), str(good), "-p", "count", "3", "--output", str(tmp_path / "out")])
     assert code == 1
     out = capsys.readouterr().out
-    assert "FAILED" in out and "raised RuntimeError: three is not allowed" in out and "1 of 2 lessons ran" in out
+    assert "demo: failed: cell 3 (`if count == 3:`) raised RuntimeError: three is not allowed" in out
+    assert "1 of 2 lessons ran" in out
     partial = nbformat.read(tmp_path / "out" / "demo" / "demo.ipynb", as_version=4)
     assert any(o.get("ename") == "RuntimeError" for c in partial.cells if c.cell_type == "code" for o in c.outputs)
     assert (tmp_path / "out" / "demo" / "record.json").exists()  # the cells before the failure did their work
@@ -190,34 +191,3 @@ def test_the_output_folder_is_injected_relative_to_the_repository(lesson, tmp_pa
     assert seen["output_dir"] == "build/demo"
     assert paths.display(tmp_path / "build" / "x.png") == "build/x.png"
     assert paths.display("/elsewhere/x.png") == "/elsewhere/x.png"
-
-
-def test_a_reply_that_comes_after_several_polling_slices_is_still_received(tmp_path, monkeypatch):
-    # the runner waits for each cell's reply in short slices (a missed wake-up cannot hang it);
-    # a cell that takes several slices must still complete, with its output
-    import nbformat
-    from jupyter_client.channels import AsyncZMQSocketChannel
-
-    from lrcourse import batch
-
-    slices = []
-    plain_get_msg = AsyncZMQSocketChannel.get_msg
-
-    async def counting_get_msg(self, timeout=None):
-        slices.append(timeout)
-        return await plain_get_msg(self, timeout)
-
-    monkeypatch.setattr(batch, "POLL_SLICE_SECONDS", 0.2)
-    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", counting_get_msg)
-    notebook = tmp_path / "slow.ipynb"
-    cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell("import time\ntime.sleep(3)\nprint('slept')")]
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), notebook)
-    result = batch.run_lesson(notebook, {}, output=tmp_path / "out")
-    assert result.ok, result.error
-    executed = nbformat.read(result.output_notebook, as_version=4)
-    assert executed.cells[-1].outputs[0].text == "slept\n"
-    # The sleeping cell's reply was waited for in slices: 15 of them if each took 0.2 s, at least 2 even on a
-    # machine so busy that a slice takes a second (seen in CI with 5 asked for, after a 1.5 s sleep).
-    assert slices.count(0.2) >= 2

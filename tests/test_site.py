@@ -223,13 +223,20 @@ def build_error(lesson, *options):
 
 def test_a_lesson_that_fails_stops_the_build_with_one_line(tmp_path):
     line = build_error(write_lesson(tmp_path, "raise ValueError('the rate is wrong')"))
-    assert "lesson 99_lesson.ipynb failed at cell 3" in line and "ValueError: the rate is wrong" in line
-    assert "in `raise ValueError('the rate is wrong')`" in line
+    assert line.startswith("site: lesson 99_lesson.ipynb failed: cell 3 (`raise ValueError('the rate is wrong')`)")
+    assert "raised ValueError: the rate is wrong" in line
 
 
-def test_a_lesson_that_never_finishes_is_stopped_and_tried_once_more(tmp_path):
-    line = build_error(write_lesson(tmp_path, "import time\ntime.sleep(600)"), "--timeout", "8")
-    assert line.startswith("site: lesson 99_lesson.ipynb: not finished after 8 s, at cell 3 (`import time`), twice")
+def test_a_lesson_whose_kernel_goes_idle_without_replying_stops_the_build_naming_the_cell(tmp_path):
+    line = build_error(write_lesson(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)"),
+                       "--cell-timeout", "3")
+    assert line.startswith("site: lesson 99_lesson.ipynb stopped: the kernel was idle for 3 s without replying")
+    assert "at cell 3 (`import os, signal`)" in line
+
+
+def test_a_lesson_that_never_finishes_is_stopped_at_the_time_limit(tmp_path):
+    line = build_error(write_lesson(tmp_path, "while True:\n    pass"), "--timeout", "8")
+    assert line.startswith("site: lesson 99_lesson.ipynb: not finished after 8 s, at cell 3 (`while True:`)")
 
 
 def test_each_page_says_which_parameters_made_it():
