@@ -28,6 +28,8 @@ import logging
 import os
 import runpy
 import sys
+import uuid
+from pathlib import Path
 from time import monotonic
 
 import nbformat
@@ -35,6 +37,7 @@ import psutil
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
@@ -100,6 +103,16 @@ class CourseKernelManager(AsyncKernelManager):
     @default("transport")
     def _transport_default(self):
         return "ipc" if os.name == "posix" else "tcp"
+
+    @default("ip")
+    def _ip_default(self):
+        """Over IPC, where the kernel's sockets go: a unique name in Jupyter's runtime folder (by default
+        jupyter_client puts them in the working folder, the lesson's, as kernel-ipc-1 to -5)."""
+        if self.transport != "ipc":
+            return super()._ip_default()
+        folder = Path(jupyter_runtime_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"lrcourse-kernel-{uuid.uuid4().hex[:12]}")
 
 
 class SafeExecution(NotebookClient):

@@ -46,6 +46,20 @@ def test_the_kernel_manager_builds_the_watchful_client_over_ipc():
     assert manager.transport == ("ipc" if os.name == "posix" else "tcp")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="IPC transport is for POSIX systems")
+def test_a_kernels_ipc_sockets_live_in_the_runtime_folder_not_the_lessons(tmp_path):
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    notebook = write_notebook(tmp_path / "where.ipynb", "import json, ipykernel\n"
+                              "print(json.load(open(ipykernel.get_connection_file()))['ip'])")
+    result = batch.execute(notebook, {}, tmp_path / "out")
+    assert result.ok, result.error
+    ip = nbformat.read(result.output_notebook, as_version=4).cells[2].outputs[0].text.strip()
+    assert Path(ip).parent == Path(jupyter_runtime_dir()) and Path(ip).name.startswith("lrcourse-kernel-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "where.ipynb"]  # no socket files beside the lesson
+    assert not list(Path(jupyter_runtime_dir()).glob(Path(ip).name + "-*"))  # and none left once it ended
+
+
 def test_widget_cells_executed_repeatedly_under_load_never_stall(capsys):
     # The course's explorers and a learner's own interact, 36 widget cells in 3 runs beside a CPU burner,
     # each run bounded: a stall fails the run at its limit instead of hanging the tests. Before the fix,

@@ -295,6 +295,23 @@ def test_local_cluster_runs_every_point_keeps_failures_apart_and_resumes(tmp_pat
     assert len(pd.read_csv(out / "results.csv")) == 4
 
 
+def test_a_point_whose_kernel_dies_is_a_failed_point_that_the_next_run_retries(tmp_path, capsys):
+    lesson = tmp_path / "dying.ipynb"
+    cells = [new_code_cell("die: bool = False  # kill the kernel\noutput_dir: str = 'unused'", metadata={"tags": ["parameters"]}),
+             new_code_cell("import os, signal\nif die:\n    os.kill(os.getpid(), signal.SIGKILL)")]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), lesson)
+    path = write_sweep(tmp_path, f"lesson: {lesson}\npoints:\n  - {{die: false}}\n  - {{die: true}}\n")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--workers", "1", "--output", str(out)]) == 1
+    assert "1 of 2 points ran" in capsys.readouterr().out
+    failed = pd.read_csv(out / "failures.csv")
+    assert len(failed) == 1 and failed["cell"][0] == 2
+    assert failed["error"][0].startswith("stopped: the kernel died at cell 2 (`import os, signal`)")
+    assert cli.main(["sweep", str(path), "--workers", "1", "--output", str(out)]) == 1
+    assert "0 of 1 points ran" in capsys.readouterr().out  # only the stopped point ran again
+
+
 def _start(*command, env=None):
     # Ctrl-C as at a terminal: a shell without job control starts background jobs with SIGINT ignored, and a
     # child would inherit that (Python then never raises KeyboardInterrupt), so restore its default first.
