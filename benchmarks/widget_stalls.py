@@ -112,7 +112,7 @@ def main(argv=None):
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 took = time.perf_counter() - start
                 done, running, waited = stalled_cell(out / notebook.name)
-                stalled = outcome is None or "stalled" in outcome["error"]
+                stalled = outcome is None or outcome["error"].startswith("stopped: the kernel stayed idle")
                 why = "" if outcome is None or outcome["ok"] else f"  ({outcome['error']})"
                 print(f"run {run}: {done} of {args.cells} widget cells in {took:.1f} s; "
                       + (f"STALLED at cell {running}, {waited:.0f} s lost" if stalled else "no stall") + why,

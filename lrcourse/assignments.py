@@ -152,7 +152,8 @@ def grade_one(submission, autograder, output_dir, timeout=1800):
     tests = json.loads(results.read_text())["tests"] if results.exists() else []
     scores = {test["name"]: (test["score"], test["max_score"]) for test in tests if "score" in test}
     if done.returncode != 0 or not scores:  # Gradescope's format: "Public Tests" has no score
-        lines = [line for line in (done.stderr + done.stdout).splitlines() if "Error" in line or "Failed" in line]
+        lines = [line for line in (done.stderr + done.stdout).splitlines()
+                 if any(word in line for word in ("Error", "Failed", "LessonStopped"))]
         lines += [test.get("output", "").strip() for test in tests if "Failed" in test.get("name", "")]
         raise RuntimeError(f"otter run could not grade {submission.name} (exit {done.returncode}): "
                            f"{(lines or ['no scores written'])[-1][:300]}")

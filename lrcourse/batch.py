@@ -179,6 +179,7 @@ def execute(notebook, parameters, run_dir, kernel_name="python3", cell_timeout=e
 
     notebook = paths.resolve(notebook)
     parameters = check_parameters(notebook, parameters or {})
+    check_cell_timeout(cell_timeout)
     run_dir = paths.resolve(run_dir)
     output_notebook = run_dir / notebook.name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,11 +202,25 @@ def execute(notebook, parameters, run_dir, kernel_name="python3", cell_timeout=e
         )
     except papermill.PapermillExecutionError as error:
         message = (f"failed: cell {error.cell_index} ({execution.first_line(error.source)}) raised "
-                   f"{error.ename}: {error.evalue}")
+                   f"{error.ename}: {_first_line(error.evalue)}")
         return LessonRun(notebook, output_notebook, time.perf_counter() - start, message, error.cell_index)
     except execution.LessonStopped as stopped:
         return LessonRun(notebook, output_notebook, time.perf_counter() - start, f"stopped: {stopped}", stopped.cell)
+    except Exception as error:  # outside any cell: the kernel did not start, or died after the last cell
+        message = f"stopped: {type(error).__name__}: {_first_line(str(error))}"
+        return LessonRun(notebook, output_notebook, time.perf_counter() - start, message)
     return LessonRun(notebook, output_notebook, time.perf_counter() - start)
+
+
+def check_cell_timeout(seconds):
+    """Refuse a ``cell_timeout`` that would stop every cell longer than a second."""
+    if not seconds > 0:
+        raise ValueError(f"--cell-timeout must be a positive number of seconds; got {seconds:g}")
+    return seconds
+
+
+def _first_line(text):
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def execute_in_process(notebook, parameters_file, run_dir, outcome_file, cell_timeout=execution.CELL_TIMEOUT):
@@ -216,8 +231,8 @@ def execute_in_process(notebook, parameters_file, run_dir, outcome_file, cell_ti
     try:
         run = execute(notebook, json.loads(Path(parameters_file).read_text()), run_dir, cell_timeout=float(cell_timeout))
         outcome = {"ok": run.ok, "error": run.error, "cell": run.cell}
-    except Exception as error:  # papermill itself failed: keep what was written
-        outcome = {"ok": False, "error": f"failed: {type(error).__name__}: {error}".splitlines()[0], "cell": None}
+    except Exception as error:  # refused parameters (a lesson edited since the sweep was checked): say so
+        outcome = {"ok": False, "error": f"failed: {type(error).__name__}: {_first_line(str(error))}", "cell": None}
     paths.write_atomically(outcome_file, json.dumps(outcome))
 
 

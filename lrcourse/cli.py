@@ -28,8 +28,8 @@ def _parser():
                      help="YAML file of parameters; -p values override it")
     run.add_argument("--output", default="build", help="folder for executed notebooks and records (default: build)")
     run.add_argument("--cell-timeout", type=float, default=execution.CELL_TIMEOUT, metavar="SECONDS",
-                     help="stop a lesson whose kernel stays idle this long without finishing a cell "
-                          f"(default: {execution.CELL_TIMEOUT:.0f}); a working kernel is never stopped")
+                     help="stop a lesson whose kernel stays idle this long without finishing a cell: no CPU used "
+                          f"by it or what it started, nothing sent (default: {execution.CELL_TIMEOUT:.0f})")
     params = commands.add_parser("params", help="list a lesson's parameters with types, defaults and help")
     params.add_argument("notebook")
     sweep = commands.add_parser("sweep", help="run a grid of lesson runs on Dask and summarise them over seeds")
@@ -69,8 +69,7 @@ def main(argv=None):
         values.update({name: batch.parse_value(value, name) for name, value in args.parameter})
         for notebook in args.notebooks:  # check every lesson before running any
             batch.check_parameters(notebook, values)
-        if args.cell_timeout <= 0:
-            raise ValueError(f"--cell-timeout must be a positive number of seconds; got {args.cell_timeout:g}")
+        batch.check_cell_timeout(args.cell_timeout)
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2

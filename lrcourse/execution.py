@@ -29,7 +29,6 @@ import os
 import runpy
 import sys
 import uuid
-from pathlib import Path
 from time import monotonic
 
 import nbformat
@@ -38,7 +37,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_dir_exists, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
@@ -70,8 +69,8 @@ class LessonStopped(RuntimeError):
 
 class WatchfulShellChannel(AsyncZMQSocketChannel):
     """A shell channel that waits without a time limit in slices of :data:`POLL_SLICE_SECONDS`,
-    looking at the socket again each slice, and calls ``watch()`` after each empty slice (which
-    raises to stop waiting)."""
+    looking at the socket again each slice, and calls ``watch()`` after each empty slice (the
+    client's idle-kernel guard)."""
 
     watch = None
 
@@ -87,7 +86,7 @@ class WatchfulShellChannel(AsyncZMQSocketChannel):
 
     def reply_waiting(self):
         """Whether a message waits on the socket now (its ZMQ_EVENTS), whatever any wait believes."""
-        return bool(self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        return bool(self.socket.get(zmq.EVENTS) & zmq.POLLIN)
 
 
 class WatchfulKernelClient(AsyncKernelClient):
@@ -102,7 +101,8 @@ class CourseKernelManager(AsyncKernelManager):
 
     @default("transport")
     def _transport_default(self):
-        return "ipc" if os.name == "posix" else "tcp"
+        # Unix socket paths are limited to about 107 bytes: a long runtime folder keeps TCP on loopback
+        return "ipc" if os.name == "posix" and len(jupyter_runtime_dir()) < 70 else "tcp"
 
     @default("ip")
     def _ip_default(self):
@@ -110,9 +110,9 @@ class CourseKernelManager(AsyncKernelManager):
         jupyter_client puts them in the working folder, the lesson's, as kernel-ipc-1 to -5)."""
         if self.transport != "ipc":
             return super()._ip_default()
-        folder = Path(jupyter_runtime_dir())
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder / f"lrcourse-kernel-{uuid.uuid4().hex[:12]}")
+        folder = jupyter_runtime_dir()
+        ensure_dir_exists(folder, mode=0o700)  # private, as Jupyter makes it
+        return os.path.join(folder, f"lrcourse-kernel-{uuid.uuid4().hex[:12]}")
 
 
 class SafeExecution(NotebookClient):
@@ -122,11 +122,15 @@ class SafeExecution(NotebookClient):
     cell_timeout = Float(CELL_TIMEOUT, help="seconds a kernel may stay idle without replying to a cell").tag(config=True)
     kernel_manager_class = Type(CourseKernelManager, config=True)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.widget_registry = {}  # no Output-widget imitation: its replies on the shell channel cause the stall
+    def reset_execution_trackers(self):
+        super().reset_execution_trackers()
         self._running = None  # (index, cell) of the cell waiting for its reply
         self._idle_stop = ""  # why the guard stopped the kernel, if it did
+
+    def on_comm_open_jupyter_widget(self, msg):
+        """No Output-widget imitation: its updates, sent on the shell channel while the reply is awaited
+        there, cause the stall. What a widget's callback shows stays in the cell."""
+        return None
 
     async def async_start_new_kernel_client(self):
         client = await super().async_start_new_kernel_client()
@@ -166,9 +170,8 @@ class SafeExecution(NotebookClient):
             self._heard()  # still working (or the first look since the cell started)
         self._last_cpu = cpu
         idle = monotonic() - self._last_heard
-        if idle >= self.cell_timeout and not self.kc.shell_channel.reply_waiting():
-            self._idle_stop = f"the kernel was idle for {idle:.0f} s without replying (--cell-timeout {self.cell_timeout:g})"
-            kill_kernel(self.km)
+        if idle >= self.cell_timeout and not self.kc.shell_channel.reply_waiting() and kill_kernel(self.km):
+            self._idle_stop = f"the kernel stayed idle {self.cell_timeout:g} s without replying (--cell-timeout)"
 
     def _stopped(self, why):
         """A :class:`LessonStopped` for the running cell, also written into the cell as an error output."""
@@ -196,19 +199,25 @@ def kernel_processes(manager):
 
 def kernel_cpu_seconds(manager):
     """CPU seconds used so far by a local kernel and the processes it started; None when unknown."""
+    processes = kernel_processes(manager)
     try:
-        return sum(sum(p.cpu_times()[:4]) for p in kernel_processes(manager)) or None
+        return sum(sum(p.cpu_times()[:4]) for p in processes) if processes else None
     except psutil.Error:  # one ended meanwhile: seen as work
         return None
 
 
 def kill_kernel(manager):
-    """Stop a local kernel and the processes it started at once (SIGKILL ends a frozen one too)."""
-    for process in reversed(kernel_processes(manager)):
+    """Stop a local kernel and the processes it started at once (SIGKILL ends a frozen one too);
+    whether the kernel itself was stopped."""
+    processes = kernel_processes(manager)
+    for process in reversed(processes):
         try:
             process.kill()
-        except psutil.Error:
+        except psutil.NoSuchProcess:
             pass
+        except psutil.Error:
+            return False
+    return bool(processes)
 
 
 class CourseNotebookClient(SafeExecution, PapermillNotebookClient):
@@ -224,6 +233,8 @@ class CourseEngine(NBClientEngine):
     """The papermill engine ``lrcourse``: papermill's own, executing with :class:`CourseNotebookClient`.
 
     ``cell_timeout`` goes to the client; ``kernel_log``, a path, receives the kernel process's output.
+    Of papermill's other engine options only ``extra_arguments`` and ``shutdown_kernel`` are used (the
+    course needs no ``execution_timeout``: the guard stops an idle kernel, and a working one may work).
     The kernel draws its figures inline whatever ``MPLBACKEND`` says here.
     """
 
@@ -236,7 +247,7 @@ class CourseEngine(NBClientEngine):
         # A non-inline Matplotlib backend in this environment (pytest's Agg, say) would leave the executed
         # notebook without a single figure: the kernel chooses its own.
         environment = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
-        with open(kernel_log, "ab") as log:
+        with open(kernel_log, "wb") as log:
             return client.execute(stdout=log, stderr=log, env=environment)
 
 

@@ -25,8 +25,9 @@ place, then renamed), and a point's ``point.json`` last: a point is finished whe
 says so, never because half of its files are there. The output::
 
     <output>/points/<name>-<hash>/   one folder a point: the executed notebook, its run records
-                                     (runs/), figures, point.log (what the kernel wrote to the
-                                     terminal) and point.json (parameters, outcome, worker)
+                                     (runs/), figures, kernel.log (what the kernel process printed),
+                                     point.log (the point's own process) and point.json (parameters,
+                                     outcome, worker)
     <output>/results.csv             one row per training run of every finished point
     <output>/summary.md              the runs grouped over seeds: mean and 95% CI, best on validation
     <output>/failures.csv            each failed point: the cell that failed and the error
@@ -284,7 +285,7 @@ def run_point(lesson_name, notebook, parameters):
         lesson.write_bytes(notebook)
         out.mkdir()
         start = time.perf_counter()
-        with open(out / "point.log", "w") as log:  # the kernel's own log: TensorFlow's C++ lines
+        with open(out / "point.log", "w") as log:  # the point's process (its kernel's log is kernel.log)
             outcome = batch.run_in_process(lesson, parameters, out, env={**os.environ, **thread_environment(threads)},
                                            stdout=log, stderr=subprocess.STDOUT)
         files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}

@@ -15,7 +15,6 @@ into ``<output>/src``; Sphinx (myst-nb, which executes nothing again, and sphinx
 """
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from lrcourse.batch import check_cell_timeout
 from lrcourse.execution import CELL_TIMEOUT, first_line
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,6 +181,7 @@ def main(argv=None):
     parser.add_argument("lessons", nargs="*", default=LESSONS, help="lessons to include (default: all)")
     args = parser.parse_args(argv)
     try:
+        check_cell_timeout(args.cell_timeout)
         build(args.params, args.output, args.lessons, args.timeout, args.cell_timeout)
     except (LessonFailed, RuntimeError, FileNotFoundError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)

@@ -230,7 +230,7 @@ def test_a_lesson_that_fails_stops_the_build_with_one_line(tmp_path):
 def test_a_lesson_whose_kernel_goes_idle_without_replying_stops_the_build_naming_the_cell(tmp_path):
     line = build_error(write_lesson(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)"),
                        "--cell-timeout", "3")
-    assert line.startswith("site: lesson 99_lesson.ipynb stopped: the kernel was idle for 3 s without replying")
+    assert line.startswith("site: lesson 99_lesson.ipynb stopped: the kernel stayed idle 3 s without replying")
     assert "at cell 3 (`import os, signal`)" in line
 
 
