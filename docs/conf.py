@@ -31,7 +31,10 @@ nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
-# The lessons' explorers are ipywidgets: live only in a kernel; their text fallback is not worth a warning.
+# The lessons' explorers are ipywidgets, live only in a kernel. An executed explorer cell holds the figure for the
+# sliders' starting values and then the widget, whose one-line text says where the sliders move: a static page shows
+# that line, not sliders that would move nothing.
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 autodoc_member_order = "bysource"

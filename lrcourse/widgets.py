@@ -64,9 +64,9 @@ class Explorer(interactive):
         plt.show()
 
     def __repr__(self):
-        # A page that shows an executed lesson (GitHub, the website) has no kernel to run the sliders:
-        # it shows this line under the figure that the explorer drew for their starting values.
-        return "Explorer: the figure above is drawn for the sliders' starting values; they move in JupyterLab and Colab."
+        # A page that shows an executed lesson (GitHub, the website) has no kernel to run the sliders: it
+        # shows this line under the figure that the explorer drew for their starting values.
+        return "Explorer at its starting values: sliders move in JupyterLab and Colab."  # fits a page's code box
 
     def update(self, *args):
         """Redraw for the controls' current values, as a change of any control does."""

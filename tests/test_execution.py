@@ -87,7 +87,7 @@ def test_widget_output_lands_in_the_cell_and_the_reply_is_awaited_in_watched_sli
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     lines = [o["data"]["text/plain"] for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(images) == 1, "the executed explorer cell must show the figure for its starting values"
-    assert len(lines) == 1 and "JupyterLab and Colab" in lines[0] and "\n" not in lines[0]
+    assert len(lines) == 1 and "sliders move in JupyterLab and Colab" in lines[0] and "\n" not in lines[0]
 
 
 def test_a_kernel_that_dies_fails_its_lesson_and_the_batch_goes_on(tmp_path, capsys):

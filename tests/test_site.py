@@ -133,6 +133,11 @@ def test_lesson_page_shows_its_figures_and_no_errors_or_tensorflow_log(site, les
     noise = [line for line in text.splitlines() if TF_LOG_LINE.search(line)]
     assert not noise, f"TensorFlow log lines on {html.name}:\n" + "\n".join(noise)
     assert f"executed with the CI parameters in notebooks/params/{lesson.name[:2]}_ci.yaml" in " ".join(text.split())
+    explorers = sum(str(output.get("data", {}).get("text/plain", "")).startswith("Explorer at its starting values")
+                    for cell in executed.cells for output in cell.get("outputs", []))
+    assert explorers, f"{lesson.name}: no explorer cell kept its one-line text"
+    assert " ".join(text.split()).count("sliders move in JupyterLab and Colab") == explorers, \
+        f"{html.name} does not say under each explorer's figure where its sliders move"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
