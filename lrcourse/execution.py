@@ -7,9 +7,9 @@ Three things could stop a run forever or end a whole batch, and each has its rem
   the Output widget that ``interact`` draws into: it keeps the widget's outputs and sends them back to
   the kernel on the shell channel, while it is waiting on that same socket for the cell's reply. The
   send can take the socket's one wake-up, and the wait then never ends although the reply is there
-  (nbclient issue 312). :class:`SafeExecution` turns the imitation off (its ``widget_registry`` is
-  empty): what a widget's callback draws then lands in the cell itself, which is also what a reader
-  of the executed notebook wants to see, the figure for the explorer's starting values.
+  (nbclient issue 312). :class:`SafeExecution` turns the imitation off (no widget it is told of gets
+  an imitation): what a widget's callback draws then lands in the cell itself, which is also what a
+  reader of the executed notebook wants to see, the figure for the explorer's starting values.
 * **A reply that never comes** for a reason not met yet. The shell channel waits in slices of
   :data:`POLL_SLICE_SECONDS`, so it looks at the socket again each slice; and when the kernel has been
   idle (no message about the cell, no CPU time used by it or its children) for ``cell_timeout``
@@ -29,10 +29,12 @@ import os
 import runpy
 import sys
 import uuid
+from queue import Empty
 from time import monotonic
 
 import nbformat
 import psutil
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
@@ -42,10 +44,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
-from queue import Empty
 from traitlets import Float, Type, default
-
-import zmq
 
 POLL_SLICE_SECONDS = 1.0
 CELL_TIMEOUT = 900.0  # seconds a kernel may stay idle without replying to a cell
