@@ -8,9 +8,9 @@ times the way ``lrcourse run`` does: ``lrcourse.batch.run_in_process``, which st
 
 A cell stalls when its reply never reaches the client although the kernel is idle (nbclient
 issue 312): the run then waits forever. Each run here has a time limit (``--run-limit``); a run
-stopped at it, or failed by the course's own inactivity guard, counts one stall at the cell it
-was on, and its seconds past the cells' normal pace count as lost. Printed: one line a run
-(cells executed, stalls, seconds) and the totals.
+stopped at it, or stopped by the course's own idle-kernel guard, counts one stall at the cell it
+was on, and the seconds since that cell started count as lost. Printed: one line a run (cells
+executed, stall, seconds) and the totals.
 
     .venv/bin/python benchmarks/widget_stalls.py [--runs 8] [--cells 30] [--burners 1]
 """

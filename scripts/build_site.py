@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from lrcourse.batch import check_cell_timeout
+from lrcourse import batch
 from lrcourse.execution import CELL_TIMEOUT, first_line
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,8 +60,6 @@ def reusable(executed, parameters, sources):
 
 def execute(lesson, params, output, timeout, cell_timeout=CELL_TIMEOUT, log=print):
     """The executed copy of ``lesson``: run now, or reused when a complete one with the same parameters is there."""
-    from lrcourse import batch
-
     source = params_file(lesson, params)
     parameters = batch.read_params_file(source) if source else {}
     root = REPO / "build" if params == "default" else output / "executed"
@@ -77,7 +75,7 @@ def execute(lesson, params, output, timeout, cell_timeout=CELL_TIMEOUT, log=prin
         raise LessonFailed(f"lesson {lesson.name}: not finished after {timeout:.0f} s, at {last_started(executed)} "
                            f"(partial notebook: {display(executed)})")
     if not outcome["ok"]:
-        raise LessonFailed(f"lesson {lesson.name} {outcome['error'].strip().splitlines()[0]} "
+        raise LessonFailed(f"lesson {lesson.name} {outcome['error']} "  # one line: failed: ... or stopped: ...
                            f"(partial notebook: {display(executed)})")
     log(f"site: {lesson.name}: executed in {time.perf_counter() - start:.0f} s")
     return executed
@@ -181,7 +179,7 @@ def main(argv=None):
     parser.add_argument("lessons", nargs="*", default=LESSONS, help="lessons to include (default: all)")
     args = parser.parse_args(argv)
     try:
-        check_cell_timeout(args.cell_timeout)
+        batch.check_cell_timeout(args.cell_timeout)
         build(args.params, args.output, args.lessons, args.timeout, args.cell_timeout)
     except (LessonFailed, RuntimeError, FileNotFoundError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)
