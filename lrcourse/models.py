@@ -152,7 +152,12 @@ def augmentation(shift=0.1, flip=True, seed=None):
     Placed at the start of a model they augment every training batch on the fly (on the GPU
     when there is one) and pass images through unchanged at evaluation and prediction.
     """
-    steps = [layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed)]
+    translation = layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed)
+    # Keras marks this layer as unfit for XLA (TensorFlow's image-transform op is), and one such layer
+    # turns jit_compile off for the whole model. JAX's transform compiles, and without it every op of
+    # every update runs on its own: keep the model compiled there.
+    translation.supports_jit = translation.supports_jit or keras.backend.backend() == "jax"
+    steps = [translation]
     if flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed))
     return keras.Sequential(steps, name="augmentation")

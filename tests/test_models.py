@@ -82,6 +82,15 @@ def test_augmentation_acts_only_in_training():
         assert (cols.min() >= 0 and cols.max() <= 7) or (cols.min() >= 12)  # flipped: mirrored to the right
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="XLA is turned off for augmentation on TensorFlow only")
+def test_augmentation_keeps_the_model_compiled_with_xla_on_jax():
+    augmented = models.with_augmentation(models.build("small_cnn", (8, 8, 1), 3), seed=0)
+    augmented.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=True)
+    assert augmented.jit_compile is True  # Keras would fall back to running every op on its own
+    x, y = np.random.default_rng(0).random((8, 8, 8, 1), dtype="float32"), np.arange(8) % 3
+    assert np.isfinite(augmented.fit(x, y, batch_size=4, epochs=1, verbose=0).history["loss"][0])
+
+
 def test_with_augmentation_is_transparent_at_inference():
     model = models.build("small_cnn", (8, 8, 1), 10)
     augmented = models.with_augmentation(model)
