@@ -130,6 +130,9 @@ def build_optimizer(spec, steps_per_epoch):
     return optimizer
 
 
+RATE_RTOL, RATE_ATOL_OF_PEAK = 1e-5, 1e-6  # how close applied rates must be to the schedule
+
+
 def planned_learning_rate(spec, steps_per_epoch, iterations):
     """The rate the spec's schedule gives at each update in ``iterations``, worked out apart from
     the run: from a schedule rebuilt from the spec's config, evaluated with NumPy in float64."""
@@ -209,12 +212,20 @@ class Runner:
 
 def _check_learning_rates(spec, steps_per_epoch, result):
     """The rates the optimizer reported before each update (its schedule run in the backend's ops
-    inside training) must equal the schedule rebuilt from the spec and worked out in NumPy."""
+    inside training) must equal the schedule rebuilt from the spec and worked out in NumPy.
+
+    Equal means within float32 arithmetic: 1e-5 of the rate, or 1e-6 of the schedule's largest rate
+    where the rate is near 0 (a cosine's tail, a warmup's start), where a few float32 roundings of
+    the larger terms it is worked out from are all that separate two correct answers (a GPU's cosine
+    differs from a CPU's there)."""
     expected = planned_learning_rate(spec, steps_per_epoch, result.iterations)
-    if not np.allclose(result.learning_rates, expected, rtol=1e-5, atol=0):
-        worst = int(np.argmax(np.abs(np.asarray(result.learning_rates) - expected)))
+    applied = np.asarray(result.learning_rates, dtype="float64")
+    tolerance = RATE_RTOL * np.abs(expected) + RATE_ATOL_OF_PEAK * np.max(np.abs(expected), initial=0.0)
+    excess = np.abs(applied - expected) - tolerance
+    if np.any(excess > 0):
+        worst = int(np.argmax(excess))
         raise RuntimeError(
-            f"run {spec.name!r} applied learning rate {result.learning_rates[worst]:.6g} at update "
+            f"run {spec.name!r} applied learning rate {applied[worst]:.6g} at update "
             f"{result.iterations[worst]}, but its schedule gives {expected[worst]:.6g} there")
 
 
