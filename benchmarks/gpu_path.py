@@ -11,6 +11,9 @@ the GPU for a minute, so that GPU minutes go to measuring only::
     KERAS_BACKEND=jax python benchmarks/gpu_path.py speed --models small_cnn --dataset digits \\
         --batches 8 --eager-batches 2 --steps-per-execution 1 4
     KERAS_BACKEND=jax python benchmarks/gpu_path.py clr --model small_cnn --dataset digits --epochs 2
+    KERAS_BACKEND=jax python benchmarks/gpu_path.py lessons --params ci
+
+``benchmarks/gpu_session.sh`` runs all three in order within one call's time on the device machine.
 
 ``speed``: for each model, precision (``float32``, ``mixed_float16``, ``mixed_bfloat16``), XLA on
 or off (``jit_compile``) and ``steps_per_execution`` (1, 32), a fresh model is compiled, trained
@@ -29,16 +32,26 @@ prints each epoch's seconds as it goes, then the wall time, the median epoch (th
 compiles) and the test accuracy. The article took 96 s an epoch on CIFAR-10 (50,000 images of
 32x32x3) on its GPU: a different data set, so compare orders of magnitude only.
 
+``lessons``: each lesson's default run (the values in its parameters cell; ``--params ci`` takes
+``notebooks/params/NN_ci.yaml`` instead), executed as ``lrcourse run`` executes it, with its wall
+time. The lessons run side by side (``--side-by-side``, default all four at once: one GPU, and
+16 CPU cores on the device machine), each in its own process with JAX allocating GPU memory as it
+needs it (``XLA_PYTHON_CLIENT_PREALLOCATE=false``: four processes that each took 75% would not
+fit); a lesson alone can only be faster. A lesson still running at ``--time-limit`` is stopped and
+reported as not finished.
+
 Each stops cleanly past ``--time-limit`` seconds, keeping what it measured, and rewrites its JSON
 (``--output``, default ``$OUT/gpu_path_<command>.json`` when ``$OUT`` is set, as on the device
 machine, else ``build/``) after every row or epoch, so a run cut short still leaves its figures.
 """
 
 import argparse
+import concurrent.futures
 import json
 import math
 import os
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -49,12 +62,13 @@ lrcourse.quiet_tensorflow()
 import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lrcourse import data, device, models, training  # noqa: E402
+from lrcourse import batch, data, device, models, paths, training  # noqa: E402
 from lrcourse.schedules import CyclicalLearningRate  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 ARTICLE_SECONDS_PER_EPOCH = 96  # the CLR article's MiniGoogLeNet on CIFAR-10, on its GPU
 EAGER_WARMUP_BATCHES = 2
+LESSONS = sorted(paths.resolve("notebooks").glob("0*.ipynb"))
 
 
 class Report:
@@ -171,15 +185,40 @@ def clr(args, report):
     return pd.DataFrame(report.rows)
 
 
+def _lesson_row(notebook, params, time_limit, side_by_side, output):
+    parameters = batch.read_params_file(paths.resolve(f"notebooks/params/{notebook.name[:2]}_ci.yaml")) if (
+        params == "ci") else {}
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    start = time.perf_counter()
+    outcome = batch.run_in_process(notebook, parameters, output / notebook.stem, timeout=time_limit, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = f"not finished in {time_limit:.0f} s" if outcome is None else ("ok" if outcome["ok"] else outcome["error"])
+    return {"lesson": notebook.stem, "parameters": params, "side by side": side_by_side, "result": result,
+            "wall s": time.perf_counter() - start}
+
+
+def lessons(args, report):
+    notebooks = [n for n in LESSONS if not args.lessons or n.name[:2] in args.lessons]
+    side_by_side = min(args.side_by_side, len(notebooks)) if args.side_by_side > 0 else len(notebooks)
+    output = paths.resolve(args.lesson_output)
+    report.write(lessons=[n.stem for n in notebooks], side_by_side=side_by_side)
+    with concurrent.futures.ThreadPoolExecutor(side_by_side) as pool:
+        runs = [pool.submit(_lesson_row, n, args.params, args.time_limit, side_by_side, output) for n in notebooks]
+        for run in concurrent.futures.as_completed(runs):
+            report.add(run.result())
+    return pd.DataFrame(report.rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    timed = argparse.ArgumentParser(add_help=False)
+    timed.add_argument("--time-limit", type=float, default=480, help="stop cleanly after this many seconds")
+    timed.add_argument("--output", default=None, help="JSON file (default: $OUT/gpu_path_<command>.json)")
+    common = argparse.ArgumentParser(add_help=False, parents=[timed])
     common.add_argument("--dataset", default="fashion_mnist_full", choices=data.DATASETS)
     common.add_argument("--subset", type=int, default=0, help="training images to keep (0: all)")
     common.add_argument("--batch-size", type=int, default=64)
-    common.add_argument("--time-limit", type=float, default=480, help="stop cleanly after this many seconds")
-    common.add_argument("--output", default=None, help="JSON file (default: $OUT/gpu_path_<command>.json)")
     s = commands.add_parser("speed", parents=[common], help="seconds per epoch by precision, XLA, steps_per_execution")
     s.add_argument("--models", nargs="+", default=["mini_googlenet", "resnet"], choices=list(models.MODELS))
     s.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
@@ -195,6 +234,13 @@ def main(argv=None):
     c.add_argument("--steps-per-execution", type=int, default=32)
     c.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="random shifts and flips, as the article (default: on)")
+    n = commands.add_parser("lessons", parents=[timed], help="each lesson's default run, side by side: wall time")
+    n.add_argument("--lessons", nargs="+", default=[], choices=[n.name[:2] for n in LESSONS], metavar="NN",
+                   help="lesson numbers (default: all)")
+    n.add_argument("--params", default="default", choices=["default", "ci"],
+                   help="the lessons' own values, or notebooks/params/NN_ci.yaml")
+    n.add_argument("--side-by-side", type=int, default=0, help="lessons at once (default 0: all)")
+    n.add_argument("--lesson-output", default="build/gpu_lessons", help="folder for the executed lessons")
     args = parser.parse_args(argv)
 
     info = device.describe()
@@ -203,7 +249,7 @@ def main(argv=None):
     output = args.output or Path(os.environ.get("OUT", "build")) / f"gpu_path_{args.command}.json"
     report = Report(output, {"command": args.command, "device": info, "keras": keras.__version__})
     try:
-        table = speed(args, report) if args.command == "speed" else clr(args, report)
+        table = {"speed": speed, "clr": clr, "lessons": lessons}[args.command](args, report)
     except ValueError as error:  # sizes that do not fit the data: one line, not a traceback
         parser.exit(2, f"gpu_path: error: {error}\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -60,3 +60,27 @@ def test_too_few_images_for_the_updates_asked_is_refused_in_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(
         "gpu_path: error: 8 updates of 64 need 512 training images; the data has 64: lower --batches")
+
+
+def test_lessons_times_each_lesson_run_as_lrcourse_run_runs_it(tmp_path):
+    result, stdout = _run_lessons(tmp_path, "--lessons", "02", "--params", "ci")
+    (row,) = result["rows"]
+    assert (row["lesson"], row["parameters"], row["side by side"], row["result"]) == (
+        "02_cyclical_learning_rates", "ci", 1, "ok")
+    assert row["wall s"] > 0 and (tmp_path / "lessons" / "02_cyclical_learning_rates" /
+                                  "02_cyclical_learning_rates.ipynb").exists()
+
+
+def test_a_lesson_still_running_at_the_time_limit_is_stopped_and_reported_unfinished(tmp_path):
+    result, _ = _run_lessons(tmp_path, "--lessons", "02", "03", "--params", "ci", "--time-limit", "1")
+    assert sorted(r["lesson"] for r in result["rows"]) == ["02_cyclical_learning_rates", "03_learning_rate_range_test"]
+    assert {r["result"] for r in result["rows"]} == {"not finished in 1 s"} and result["side_by_side"] == 2
+
+
+def _run_lessons(tmp_path, *args):
+    output = tmp_path / "lessons.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "lessons", *args, "--output", str(output),
+                           "--lesson-output", str(tmp_path / "lessons")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(output.read_text()), done.stdout
