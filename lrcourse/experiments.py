@@ -35,7 +35,8 @@ from lrcourse import _checks, data, models, paths
 from lrcourse import callbacks as course_callbacks
 from lrcourse.schedules import LearningRateDecay
 # the statistics, here too so that a lesson needs one import
-from lrcourse.statistics import METRICS, confidence_interval, readable, summarise_runs, welch_p_value  # noqa: F401
+from lrcourse.statistics import (  # noqa: F401  (the lessons reach them here)
+    METRICS, confidence_interval, readable, show_findings, summarise_runs, welch_p_value)
 from lrcourse.training import RunResult, compile_model, steps_per_epoch, train
 
 

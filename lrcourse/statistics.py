@@ -112,3 +112,81 @@ def readable(table, digits=3):
         "against the best": verdict,
     }, index=table.index)
     return shown.loc[table["val_accuracy_mean"].sort_values(ascending=False).index]
+
+
+def findings(table, seeds, where="", alpha=0.05, chance=None, digits=3):
+    """What the summary ``table`` (:func:`summarise_runs`) shows, as Markdown sentences.
+
+    The lessons state their own results with this, not in fixed text, so that the words follow
+    the learner's run: which setting was best on validation and its test accuracy; for each other
+    setting its test accuracy and whether it is different from the best (``p < alpha``) or not
+    distinguishable; a warning when a "different" could be one of the false alarms that several
+    tests at once produce; the widest spread over seeds; settings at ``chance`` level (the accuracy
+    of guessing, such as 0.1 for ten classes). ``where`` says on what the run ran.
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"run": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "val_accuracy": [.9, .8, .7, .6],
+    ...                      "test_accuracy": [.9, .8, .7, .6], "val_loss": 1.0, "test_loss": 1.0, "seconds": 1.0})
+    >>> print(findings(summarise_runs(runs), seeds=[0, 1]).splitlines()[3])
+    * **b**: test accuracy 0.650 ± 0.635, not distinguishable from the best (p = 0.11).
+    """
+    order = table["val_accuracy_mean"].sort_values(ascending=False).index
+    shown = dict(zip(table.index, _mean_ci(table, "test_accuracy", digits)))
+    best = table.index[table["best"]][0]
+    on = f" on {where}" if where else ""
+    lines = [f"*Written from this run's table (seeds {', '.join(map(str, seeds))}{on}). Another machine or software "
+             f"version can give other numbers, which is why these sentences come from the run.*", "",
+             f"* **{best}** had the best mean validation accuracy "
+             f"({table.loc[best, 'val_accuracy_mean']:.{digits}f}); its test accuracy is {shown[best]}."]
+    tested = []
+    for name in (n for n in order if n != best):
+        p = table.loc[name, "p_vs_best"]
+        gap = 100 * (table.loc[name, "test_accuracy_mean"] - table.loc[best, "test_accuracy_mean"])
+        if math.isnan(p):
+            verdict = "not tested against the best (it needs 2 seeds or more)"
+        elif p < alpha:
+            verdict = f"different from the best (p = {p:.2g}): {abs(gap):.1f} points {'higher' if gap > 0 else 'lower'}"
+        else:
+            verdict = f"not distinguishable from the best (p = {p:.2g})"
+        lines.append(f"* **{name}**: test accuracy {shown[name]}, {verdict}.")
+        if not math.isnan(p):
+            tested.append(name)
+    k = len(tested)
+    different = [n for n in tested if table.loc[n, "p_vs_best"] < alpha]
+    leads = [n for n in different if table.loc[n, "p_vs_best"] >= alpha / k]
+    notes = []
+    if not tested:
+        notes.append("With one seed there is no test: run two or more to compare settings.")
+    elif not different:
+        notes.append(f"No setting is shown to differ from the best. With {len(seeds)} seeds a test like this finds "
+                     f"only large differences: *not distinguishable* does not mean *equal*.")
+    if k > 1 and leads:
+        notes.append(f"{k} settings were each tested against the best at the {alpha:g} level: when nothing differs, "
+                     f"the chance of at least one false *different* among them is about {1 - (1 - alpha) ** k:.0%}. "
+                     f"{_names(leads)} {'has' if len(leads) == 1 else 'have'} p above {alpha:g}/{k} = "
+                     f"{alpha / k:.2g}: a lead to check with more seeds, not yet a finding.")
+    half = (table["test_accuracy_ci_high"] - table["test_accuracy_ci_low"]) / 2
+    if half.notna().sum() > 2 and half.max() > 2 * half.median():
+        widest = half.idxmax()
+        notes.append(f"The widest spread over seeds is **{widest}**'s (± {half[widest]:.{digits}f}, against a median "
+                     f"of ± {half.median():.{digits}f}): its seeds disagree, which a mean alone would hide.")
+    if chance is not None:
+        stuck = [n for n in order if table.loc[n, "test_accuracy_mean"] < chance + 0.05]
+        if stuck:
+            notes.append(f"{_names(stuck)} ended near chance level ({chance:g}, the accuracy of guessing): "
+                         f"{'it' if len(stuck) == 1 else 'they'} did not learn.")
+    return "\n".join(lines) + "".join(f"\n\n{note}" for note in notes)
+
+
+def show_findings(table, seeds, where="", **options):
+    """Display :func:`findings` as Markdown in a notebook (and return the text)."""
+    from IPython.display import Markdown, display
+
+    text = findings(table, seeds, where, **options)
+    display(Markdown(text))
+    return text
+
+
+def _names(names):
+    quoted = [f"**{n}**" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

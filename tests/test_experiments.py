@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from lrcourse import experiments
+from lrcourse import experiments, statistics
 from lrcourse.experiments import RunSpec
 from lrcourse.schedules import StepDecay
 from lrcourse.training import RunResult
@@ -54,6 +55,50 @@ def test_welch_p_value_without_spread_and_with_too_few_values():
     assert experiments.welch_p_value([0.9, 0.9], [0.9, 0.9]) == 1.0
     assert experiments.welch_p_value([0.9, 0.9], [0.8, 0.8]) == 0.0
     assert math.isnan(experiments.welch_p_value([0.9], [0.8, 0.7]))
+
+
+def _summary(**test_accuracies):
+    """A summary of settings whose validation accuracy equals their test accuracy, seed by seed."""
+    runs = pd.DataFrame([{"run": name, "seed": seed, "val_accuracy": value, "test_accuracy": value, "val_loss": 1.0,
+                          "test_loss": 1.0, "seconds": 1.0}
+                         for name, values in test_accuracies.items() for seed, value in enumerate(values)])
+    return experiments.summarise_runs(runs)
+
+
+def _line(text, name):
+    (line,) = [line for line in text.splitlines() if line.startswith(f"* **{name}**")]
+    return line
+
+
+def test_findings_say_what_the_table_says_setting_by_setting():
+    table = _summary(best=[0.90, 0.91, 0.92], close=[0.89, 0.91, 0.90], far=[0.50, 0.52, 0.51])
+    text = statistics.findings(table, seeds=[0, 1, 2], where="a CPU")
+    assert "seeds 0, 1, 2 on a CPU" in text and "another machine" in text.lower()
+    assert _line(text, "best") == "* **best** had the best mean validation accuracy (0.910); its test accuracy is 0.910 ± 0.025."
+    assert f"not distinguishable from the best (p = {table.loc['close', 'p_vs_best']:.2g})" in _line(text, "close")
+    assert _line(text, "far").endswith(f"different from the best (p = {table.loc['far', 'p_vs_best']:.2g}): 40.0 points lower.")
+    assert "No setting is shown to differ" not in text and "false *different*" not in text  # far: p far below 0.05 / 2
+
+
+def test_findings_flag_a_difference_that_several_tests_could_produce_by_chance():
+    table = _summary(best=[0.90, 0.91, 0.92], lead=[0.88, 0.895, 0.89], same=[0.91, 0.90, 0.91])
+    p = table.loc["lead", "p_vs_best"]
+    assert 0.025 <= p < 0.05, p  # between 0.05 / 2 tests and 0.05
+    text = statistics.findings(table, seeds=[0, 1, 2])
+    assert "about 10%" in text and "**lead** has p above 0.05/2 = 0.025: a lead to check with more seeds" in text
+
+
+def test_findings_without_a_difference_or_a_test_say_so_and_name_chance_level():
+    text = statistics.findings(_summary(a=[0.8, 0.9], b=[0.85, 0.8]), seeds=[3, 4])
+    assert "No setting is shown to differ from the best. With 2 seeds" in text
+    one_seed = statistics.findings(_summary(a=[0.8], b=[0.1]), seeds=[0], chance=0.1)
+    assert "not tested against the best (it needs 2 seeds or more)" in _line(one_seed, "b")
+    assert "With one seed there is no test" in one_seed and "**b** ended near chance level (0.1" in one_seed
+
+
+def test_findings_point_at_the_setting_whose_seeds_disagree():
+    table = _summary(a=[0.90, 0.91, 0.92], b=[0.89, 0.90, 0.91], c=[0.88, 0.89, 0.90], d=[0.40, 0.90, 0.60])
+    assert "The widest spread over seeds is **d**'s" in statistics.findings(table, seeds=[0, 1, 2])
 
 
 def test_summary_picks_the_best_on_validation_and_tests_the_others_on_test_data():
