@@ -26,12 +26,13 @@ test-colab: $(VENV)-colab/.installed  ## the widget tests and the lessons with C
 # CPU build; torch as published (its Linux wheel brings the CUDA libraries and does not load without them). The unit
 # tests are the suite less what is about TensorFlow's notebooks, which test-main covers:
 #   tests/test_lessons.py      the lessons; test-jax runs them under nbval with their CI parameters on JAX
+#   tests/test_lesson_findings.py  each lesson's findings against its own runs, at another seed list: minutes of runs
 #   tests/test_assignments.py  otter-grader grades the assignment notebooks in its own kernel, on TensorFlow
 #   tests/test_site.py         the website of the lessons as `make site` executes them, on TensorFlow
 #   tests/test_browser.py      the explorers in JupyterLab: drawing code, the same on every backend
 # and two whose subject is not the backend: tests/test_sweeps.py (Dask's scheduling, retries and Ctrl-C, minutes of
 # worker processes) and tests/test_gpu_path.py (the GPU benchmark, which test-main already runs under JAX).
-UNIT_TESTS := --ignore=tests/test_lessons.py --ignore=tests/test_assignments.py --ignore=tests/test_site.py \
+UNIT_TESTS := --ignore=tests/test_lessons.py --ignore=tests/test_lesson_findings.py --ignore=tests/test_assignments.py --ignore=tests/test_site.py \
 	--ignore=tests/test_browser.py --ignore=tests/test_sweeps.py --ignore=tests/test_gpu_path.py
 
 test-jax: $(VENV)-jax/.installed  ## unit tests, then every lesson under nbval with its CI parameters, under JAX

@@ -33,6 +33,7 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 
 sys.path.insert(0, str(SCRIPT.parent))
 import build_site  # noqa: E402
+import test_lesson_findings  # noqa: E402  (tests/ is on the path, as for every test module)
 
 
 # What TensorFlow writes to standard error that a student would read as an error.
@@ -138,6 +139,14 @@ def test_lesson_page_shows_its_figures_and_no_errors_or_tensorflow_log(site, les
     assert explorers, f"{lesson.name}: no explorer cell kept its one-line text"
     assert " ".join(text.split()).count("sliders move in JupyterLab and Colab") == explorers, \
         f"{html.name} does not say under each explorer's figure where its sliders move"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_executed_lesson_writes_its_findings_from_its_own_runs(site, lesson):
+    """With CI's seeds, as tests/test_lesson_findings.py checks them with another seed list."""
+    seeds = batch.read_params_file(REPO / "notebooks" / "params" / f"{lesson.name[:2]}_ci.yaml")["seeds"]
+    executed = batch.executed_path(lesson, site / "executed")
+    test_lesson_findings.check_findings(executed, executed.parent, seeds)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
