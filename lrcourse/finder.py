@@ -18,7 +18,12 @@ Conventions:
   ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i`` (from ``avg_{-1} = 0``), and
   ``smoothed_i = avg_i / (1 - beta ** (i + 1))``. It only uses batches up to ``i`` (causal), so
   the sweep can stop on it: it stops early when the smoothed loss exceeds ``stop_factor`` times
-  its best value, or when a loss is not finite.
+  its best value, when it has climbed back ``stop_rise`` (75%) of the way from its best to where it
+  started (a curve that saturates, such as a validation loss stuck near ln 10 once the network has
+  collapsed, never reaches four times its best), or when a loss is not finite.
+* Every reading lies at or before the lowest point of the curve it reads: what comes after the
+  minimum is the divergence, and a slope found there (the loss falling back from an explosion) is
+  no suggestion.
 * Reading after the sweep: a causal average lags (by about ``beta / (1 - beta)`` = 49 batches
   at 0.98), which moves every reading to higher rates. The suggestions and bounds therefore read a
   centred moving average (:func:`centred_average`, :meth:`RangeTestResult.reading_curve`), which
@@ -136,6 +141,7 @@ class RangeTestResult:
     num_batches: int = 0
     beta: float = 0.98
     stop_factor: float = 4.0
+    stop_rise: float = 0.75
     stopped_early: str = ""
     loss_on: str = "training batch"
 
@@ -167,6 +173,18 @@ class RangeTestResult:
         window = self._window(skip_begin, skip_end)
         return np.asarray(self.lrs)[window], values[window]
 
+    def _descent(self, skip_begin, skip_end, curve):
+        """The readable curve up to and including its lowest point (where the readings may lie),
+        with a warning when that point is the last one; an error when the curve never falls."""
+        lrs, smoothed = self._readable(skip_begin, skip_end, curve)
+        lowest = _lowest(lrs, smoothed)
+        if lowest == 0 or smoothed[0] <= smoothed[lowest]:
+            raise ValueError(
+                "the smoothed loss never falls in the readable part of the curve: start the test at a "
+                "lower start_lr, or lower skip_begin"
+            )
+        return lrs[: lowest + 1], smoothed[: lowest + 1]
+
     def suggest(self, method="steepest", skip_begin=10, skip_end=5, curve="centred"):
         """One learning rate read off the smoothed curve (by default the lag-free
         :meth:`reading_curve`; ``curve="causal"`` reads the sweep's moving average instead).
@@ -175,14 +193,16 @@ class RangeTestResult:
         * ``"minimum"``: minimum / 10, a tenth of the rate at the lowest smoothed loss;
         * ``"valley"``: halfway (in log lr) along the longest stretch over which the smoothed loss
           keeps falling.
+
+        Each reads the curve up to its lowest point only, so none lies past the minimum.
         """
         _checks.choice("method", method, SUGGESTIONS)
-        lrs, smoothed = self._readable(skip_begin, skip_end, curve)
+        lrs, smoothed = self._descent(skip_begin, skip_end, curve)
         if method == "steepest":
             slope = np.gradient(smoothed, np.log10(lrs))
             return float(lrs[np.argmin(slope)])
         if method == "minimum":
-            return float(lrs[_lowest(lrs, smoothed)] / 10)
+            return float(lrs[-1] / 10)
         start, end = _longest_descent(smoothed)
         return float(np.sqrt(lrs[start] * lrs[end]))
 
@@ -198,16 +218,10 @@ class RangeTestResult:
         total fall, from the first readable value to the minimum, has happened. A minimum at the
         very end of the readable part is no turn, and gives a warning.
         """
-        lrs, smoothed = self._readable(skip_begin, skip_end, curve)
-        lowest = _lowest(lrs, smoothed)
-        fall = smoothed[0] - smoothed[lowest]
-        if lowest == 0 or fall <= 0:
-            raise ValueError(
-                "the smoothed loss never falls in the readable part of the curve: start the test at a "
-                "lower start_lr, or lower skip_begin"
-            )
-        started = int(np.argmax(smoothed[: lowest + 1] <= smoothed[0] - start_fraction * fall))
-        return float(lrs[started]), float(lrs[lowest])
+        lrs, smoothed = self._descent(skip_begin, skip_end, curve)
+        fall = smoothed[0] - smoothed[-1]
+        started = int(np.argmax(smoothed <= smoothed[0] - start_fraction * fall))
+        return float(lrs[started]), float(lrs[-1])
 
     def plot(self, skip_begin=10, skip_end=5, ax=None, show_bounds=True):
         """Loss against learning rate (log scale): each batch's, the sweep's causal moving average
@@ -312,7 +326,8 @@ class LRFinder:
         self.model = model
 
     def find(self, x, y=None, *, start_lr=1e-7, end_lr=10.0, num_batches=None, epochs=None, batch_size=32,
-             mode="exponential", beta=0.98, stop_factor=4.0, validation_data=None, validation_size=512, seed=0):
+             mode="exponential", beta=0.98, stop_factor=4.0, stop_rise=0.75, validation_data=None, validation_size=512,
+             seed=0):
         """Run the test and return a :class:`RangeTestResult`; the model is restored afterwards.
 
         Args:
@@ -320,6 +335,9 @@ class LRFinder:
                 of ``(inputs, targets)`` batches. Arrays are shuffled once with ``seed``.
             num_batches / epochs: the length of the sweep (one of them; default 100 batches).
             mode: ``"exponential"`` or ``"linear"``.
+            stop_factor, stop_rise: stop once the smoothed loss passes ``stop_factor`` times its best,
+                or once it has climbed back ``stop_rise`` of the way from its best to its first value
+                (from batch ``MIN_BATCHES`` on, after falling by at least a tenth of that first value).
             validation_data: ``(x_val, y_val)``: record the loss on (up to ``validation_size``
                 examples of) these after every update instead of the training batch's loss.
         """
@@ -334,6 +352,9 @@ class LRFinder:
         stop_factor = _checks.number("stop_factor", stop_factor, "a number > 1")
         if stop_factor <= 1:
             raise ValueError(f"stop_factor must be > 1; got {stop_factor!r}")
+        stop_rise = _checks.number("stop_rise", stop_rise, "a number > 0")
+        if stop_rise <= 0:
+            raise ValueError(f"stop_rise must be > 0; got {stop_rise!r}")
         batches, per_epoch = _batch_stream(x, y, batch_size, seed)
         if num_batches is not None and epochs is not None:
             raise ValueError("give num_batches or epochs, not both")
@@ -348,14 +369,14 @@ class LRFinder:
 
         rates = sweep_rates(start_lr, end_lr, num_batches, mode)
         result = RangeTestResult([], [], [], start_lr=start_lr, end_lr=end_lr, mode=mode, num_batches=num_batches,
-                                 beta=beta, stop_factor=stop_factor,
+                                 beta=beta, stop_factor=stop_factor, stop_rise=stop_rise,
                                  loss_on="training batch" if validation is None else "validation data")
         with _restored(self.model) as sweep_optimizer:
             self._sweep(batches, rates, sweep_optimizer, validation, result)
         return result
 
     def _sweep(self, batches, rates, optimizer, validation, result):
-        best, average = math.inf, 0.0
+        best, average, first = math.inf, 0.0, None
         for i, (lr, (xb, yb)) in enumerate(zip(rates, batches)):
             optimizer.learning_rate = lr
             logs = self.model.train_on_batch(xb, yb, return_dict=True)
@@ -373,10 +394,16 @@ class LRFinder:
             if not math.isfinite(loss):
                 result.stopped_early = f"the loss was not finite at batch {i} (lr {lr:.3g})"
                 return
+            first = smoothed if first is None else first
             best = min(best, smoothed)
             if smoothed > result.stop_factor * best:
                 result.stopped_early = (f"the smoothed loss passed {result.stop_factor:g} x its best at batch {i} "
                                         f"(lr {lr:.3g})")
+                return
+            fall = first - best
+            if i >= MIN_BATCHES and fall >= 0.1 * abs(first) and smoothed - best >= result.stop_rise * fall:
+                result.stopped_early = (f"the smoothed loss climbed back {result.stop_rise:.0%} of its fall at batch "
+                                        f"{i} (lr {lr:.3g})")
                 return
 
 

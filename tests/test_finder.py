@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -64,7 +65,7 @@ def zero_model():
 
 
 def test_records_each_batch_loss_not_keras_running_mean():
-    result = LRFinder(zero_model()).find(SquaresDataset(), start_lr=1e-3, end_lr=1.0, num_batches=12, stop_factor=1e6)
+    result = LRFinder(zero_model()).find(SquaresDataset(), start_lr=1e-3, end_lr=1.0, num_batches=12, stop_factor=1e6, stop_rise=1e6)
     np.testing.assert_allclose(result.losses[:5], [1, 4, 9, 16, 25])
 
     class ReadLogs(keras.callbacks.Callback):  # what a finder reading logs["loss"] would see
@@ -82,9 +83,9 @@ def test_records_each_batch_loss_not_keras_running_mean():
 def test_tf_data_and_arrays_are_accepted():
     x, y = np.zeros((48, 3), "float32"), np.repeat(np.arange(1, 13, dtype="float32"), 4)[:, None]
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
-    from_dataset = LRFinder(zero_model()).find(dataset, num_batches=12, start_lr=1e-3, end_lr=1.0, stop_factor=1e6)
+    from_dataset = LRFinder(zero_model()).find(dataset, num_batches=12, start_lr=1e-3, end_lr=1.0, stop_factor=1e6, stop_rise=1e6)
     np.testing.assert_allclose(from_dataset.losses[:4], [1, 4, 9, 16])
-    from_arrays = LRFinder(zero_model()).find(x, y, batch_size=4, epochs=2, start_lr=1e-3, end_lr=1.0, stop_factor=1e6)
+    from_arrays = LRFinder(zero_model()).find(x, y, batch_size=4, epochs=2, start_lr=1e-3, end_lr=1.0, stop_factor=1e6, stop_rise=1e6)
     assert from_arrays.num_batches == 24 and len(from_arrays.losses) == 24
     assert sorted(from_arrays.losses[:12]) != from_arrays.losses[:12]  # shuffled once, batches mixed...
     assert from_arrays.losses[12:] == from_arrays.losses[:12]  # ...then the same order again
@@ -134,7 +135,8 @@ def assert_restored(model, before):
 def test_restored_bit_for_bit_after_a_full_sweep(trained_model):
     before = snapshot(trained_model)
     x, y = classification_data()
-    result = LRFinder(trained_model).find(x, y, batch_size=16, start_lr=1e-4, end_lr=1e-2, num_batches=20)
+    result = LRFinder(trained_model).find(x, y, batch_size=16, start_lr=1e-4, end_lr=1e-2, num_batches=20,
+                                         stop_rise=1e6)  # the whole sweep, whatever the loss does
     assert result.stopped_early == "" and len(result.lrs) == 20 and len(result.accuracies) == 20
     assert len(result.plot_accuracy(skip_begin=2, skip_end=2).get_lines()) == 3  # raw, causal, centred
     assert_restored(trained_model, before)
@@ -168,7 +170,7 @@ def test_restored_after_an_exception_or_an_interrupt(error):
     before = snapshot(model)
     with pytest.raises(error, match="batch 6 could not be read"):
         LRFinder(model).find(SquaresDataset(fail_at=6, error=error), start_lr=1e-3, end_lr=1.0, num_batches=12,
-                             stop_factor=1e6)
+                             stop_factor=1e6, stop_rise=1e6)
     assert_restored(model, before)
 
 
@@ -260,6 +262,65 @@ def test_the_centred_reading_of_a_known_curve():
     true_lowest = int(np.argmin(curve.losses))
     read = curve.lrs.index(curve.bounds(0, 0)[1])
     assert true_lowest - 12 <= read < true_lowest
+
+
+def collapsing_curve():
+    """A validation loss as lesson 03 saw it with Adam: it falls from ln 10 to a minimum at lr 1e-3,
+    explodes, then falls back and saturates near ln 10 once the network has collapsed. The steepest
+    slope of the whole curve is that fall back, past the minimum."""
+    lrs = np.logspace(-6, 0, 121)
+    z = np.log10(lrs)
+    fall = 2.3 - 1.7 / (1 + np.exp(-4 * (z + 4.5)))
+    explosion = np.where(z > -3, 8 * np.exp(-((z + 2.4) / 0.3) ** 2) + 1.7 * (1 - np.exp(-4 * (z + 3))), 0)
+    losses = fall + explosion
+    return RangeTestResult(lrs=lrs.tolist(), losses=losses.tolist(), smoothed_losses=losses.tolist(), beta=0.0)
+
+
+@pytest.mark.parametrize("curve", ["causal", "centred"])
+def test_no_reading_lies_past_the_minimum_of_the_curve_it_reads(curve):
+    result = collapsing_curve()
+    lrs, values = result._readable(0, 0, curve)
+    lowest = lrs[int(np.argmin(values))]
+    past = lrs[int(np.argmin(values)) + 1:]
+    assert np.gradient(values, np.log10(lrs)).argmin() > int(np.argmin(values))  # the trap is there
+    suggestions = result.suggestions(0, 0, curve=curve)
+    assert all(lr <= lowest for lr in suggestions.values()), (suggestions, lowest)
+    assert suggestions["steepest"] == pytest.approx(10 ** -4.5, rel=0.25)  # the fall, not the fall back
+    assert result.bounds(0, 0, curve=curve)[1] == lowest and lowest < past[0]
+
+
+class ScriptedModel:
+    """Stands in for a model in the sweep: each update "trains" and reports the next scripted loss."""
+
+    def __init__(self, losses):
+        self.losses = iter(losses)
+
+    def train_on_batch(self, x, y, return_dict=True):
+        return {"loss": next(self.losses)}
+
+
+def scripted_sweep(losses, **options):
+    finder = LRFinder.__new__(LRFinder)
+    finder.model = ScriptedModel(losses)
+    rates = sweep_rates(1e-6, 1.0, len(losses))
+    result = RangeTestResult([], [], [], beta=0.0, **options)
+    finder._sweep(((None, None) for _ in rates), rates, SimpleNamespace(learning_rate=0.0), None, result)
+    return result
+
+
+def test_the_sweep_stops_when_a_saturating_loss_climbs_back_though_it_never_reaches_four_times_its_best():
+    losses = [2.3 - 1.7 * i / 40 for i in range(41)] + [0.6 + 1.7 * i / 10 for i in range(1, 11)] + [2.3] * 50
+    result = scripted_sweep(losses, stop_factor=4.0)  # 4 x 0.6 = 2.4: above the saturated 2.3
+    assert "climbed back 75% of its fall at batch 48" in result.stopped_early  # 0.6 + 0.17 * 8 >= 0.6 + 0.75 * 1.7
+    assert len(result.losses) == 49
+    assert scripted_sweep(losses, stop_factor=4.0, stop_rise=1.0).stopped_early.startswith("the smoothed loss climbed back 100%")
+
+
+def test_noise_before_the_loss_has_fallen_a_tenth_does_not_stop_the_sweep():
+    plateau = [2.3 + 0.05 * (-1) ** i for i in range(30)]  # falls and climbs back 0.1, under a tenth of 2.35
+    losses = plateau + [2.3 - 0.1 * i for i in range(1, 15)]
+    result = scripted_sweep(losses)
+    assert result.stopped_early == "" and len(result.losses) == len(losses)
 
 
 def test_a_curve_that_never_falls_has_no_bounds():
