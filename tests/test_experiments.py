@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -259,3 +261,28 @@ def test_updates_to_reach_counts_whole_epochs_until_the_target_is_first_met():
     assert experiments.updates_to_reach(record, 0.5) == 30
     assert experiments.updates_to_reach(record, 0.95) is None
     assert experiments.updates_to_reach(record, 0.6, metric="val_accuracy") == 60
+
+
+REPEAT = """
+import json, sys
+from lrcourse import device, experiments
+from tests_spec import spec
+device.setup(seed=0)  # as every lesson does first: seeded, deterministic ops on TensorFlow
+first, second = (experiments.run(spec(seed)) for seed in (1, 1))
+other = experiments.run(spec(2))
+print(json.dumps([[r.history, r.val_accuracy, r.test_accuracy, r.learning_rates] for r in (first, second, other)]))
+"""
+
+
+def test_the_same_seed_on_the_same_machine_and_software_gives_the_same_numbers(tmp_path):
+    # in a fresh process: deterministic ops cannot be turned off again in one, and earlier tests ran without them
+    (tmp_path / "tests_spec.py").write_text(
+        "import keras\nfrom lrcourse.experiments import RunSpec\n"
+        "def spec(seed):\n"
+        "    return RunSpec('r', keras.optimizers.SGD(0.05, momentum=0.9), model='small_cnn', dataset='digits',\n"
+        "                   subset=128, epochs=2, batch_size=32, seed=seed)\n")
+    done = subprocess.run([sys.executable, "-c", REPEAT], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second, other = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first == second  # every number, exactly
+    assert first[0] != other[0]  # and the seed matters: another one trains differently
