@@ -61,41 +61,52 @@ def plot_runs(results, title=None, loss_label="training loss"):
     """Compare runs: the LR applied at every update, training loss and validation accuracy.
 
     Say in ``loss_label`` what the training loss contains: with weight decay (L2) layers Keras
-    adds the penalty to it, so it is not the cross-entropy alone.
+    adds the penalty to it, so it is not the cross-entropy alone. When every run kept one
+    constant rate, the rate panel would be a flat line: the rate goes into the title instead.
     """
-    fig, (lr_ax, loss_ax, acc_ax) = new_axes(ncols=3, width=14)
+    rates = {float(rate) for r in results for rate in r.learning_rates}
+    constant = len(rates) == 1
+    fig, axes = new_axes(ncols=2 if constant else 3, width=10 if constant else 14)
+    loss_ax, acc_ax = axes[-2:]
     for i, r in enumerate(results):
         style = {"label": r.name, "linestyle": LINESTYLES[i % len(LINESTYLES)]}  # runs that coincide stay visible
-        lr_ax.plot(r.iterations, r.learning_rates, **style)
+        if not constant:
+            axes[0].plot(r.iterations, r.learning_rates, **style)
         epochs = np.arange(1, len(r.history["loss"]) + 1)
         loss_ax.plot(epochs, r.history["loss"], **style)
         acc_ax.plot(epochs, r.history["val_accuracy"], **style)
-    lr_ax.set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
+    if not constant:
+        axes[0].set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
     loss_ax.set(xlabel="epoch", ylabel=loss_label, yscale="log")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
     acc_ax.legend()
+    if constant:
+        note = f"learning rate {rates.pop():.3g} at every update"
+        title = f"{title}; {note}" if title else note
     if title:
         fig.suptitle(title)
     return fig
 
 
 def plot_comparison(table, title=None):
-    """Mean and 95% confidence interval of validation and test accuracy for each compared setting.
+    """Mean and 95% confidence interval of validation and test accuracy for each compared setting,
+    as points with whiskers (a point encodes a position, not a length, so the axis need not start
+    at 0 without exaggerating a gap, as a bar cut short would).
 
     ``table`` is :func:`lrcourse.experiments.summarise`'s DataFrame; the best setting (chosen on
-    validation accuracy) is drawn in a darker colour.
+    validation accuracy) is drawn in a darker colour, and a dotted line marks its mean.
     """
     fig, axes = new_axes(ncols=2, width=12)
-    order = table["val_accuracy_mean"].sort_values().index
+    rows = table.loc[table["val_accuracy_mean"].sort_values().index]
     for ax, split in zip(axes, ("val", "test")):
-        rows = table.loc[order]
         mean = rows[f"{split}_accuracy_mean"]
         half = ((rows[f"{split}_accuracy_ci_high"] - rows[f"{split}_accuracy_ci_low"]) / 2).fillna(0)
-        colours = ["tab:blue" if best else "tab:gray" for best in rows["best"]]
-        ax.barh(range(len(rows)), mean, xerr=half, color=colours, alpha=0.8, capsize=4)
+        for y, (m, h, best) in enumerate(zip(mean, half, rows["best"])):
+            ax.errorbar(m, y, xerr=h, fmt="o", color="tab:blue" if best else "tab:gray", capsize=4)
+        ax.axvline(mean[rows["best"]].iloc[0], color="tab:blue", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(rows)), rows.index)
-        low = max(0.0, float((mean - half).min()) - 0.05)
-        ax.set(xlim=(low, min(1.0, float((mean + half).max()) + 0.02)),
+        ax.set(ylim=(-0.6, len(rows) - 0.4),
+               xlim=(max(0.0, float((mean - half).min()) - 0.02), min(1.0, float((mean + half).max()) + 0.02)),
                xlabel=f"{'validation' if split == 'val' else 'test'} accuracy (mean, 95% CI over {rows['seeds'].min()} seeds)")
     if title:
         fig.suptitle(title)

@@ -6,6 +6,7 @@ ipywidgets 7.7 (Colab) and 8.x are used.
 """
 
 import functools
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -75,6 +76,12 @@ class Explorer(interactive):
             raise self.error
 
 
+def _title_with_setting(ax, schedule):
+    """The schedule's whole setting (its repr) as the title, wrapped to the axes: above the curve
+    rather than in a legend over it."""
+    ax.set_title(textwrap.fill(repr(schedule), 100), fontsize=8)
+
+
 def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=15, power=5.0, decay=0.001,
                steps_per_epoch=100, log=False):
     """Draw one decay schedule as the optimizer applies it, update by update, over ``epochs`` epochs
@@ -87,9 +94,9 @@ def draw_decay(kind="step", initial_lr=0.1, epochs=100, factor=0.25, drop_every=
     schedule = schedule.with_steps_per_epoch(steps_per_epoch)
     updates = np.arange(epochs * steps_per_epoch)
     fig, ax = plots.new_axes()
-    ax.plot(updates / steps_per_epoch, schedule(updates), label=repr(schedule))
+    ax.plot(updates / steps_per_epoch, schedule(updates))
     ax.set(xlabel="epoch", ylabel="learning rate", yscale="log" if log else "linear")
-    ax.legend(fontsize=8)
+    _title_with_setting(ax, schedule)
     return fig, schedule.at_epoch(np.arange(epochs))
 
 
@@ -118,14 +125,15 @@ def draw_clr(base_lr=1e-3, max_lr=6e-3, step_size=2000, mode="triangular", gamma
     schedule = CyclicalLearningRate(base_lr, max_lr, step_size, mode=mode, gamma=gamma, wave=wave)
     k = np.arange(cycles * 2 * step_size + 1)
     fig, ax = plots.new_axes(width=9)
-    ax.plot(k, schedule(k), label=repr(schedule))
+    ax.plot(k, schedule(k), label="learning rate")
+    _title_with_setting(ax, schedule)
     peaks = step_size * (2 * np.arange(cycles) + 1)
     ax.plot(peaks, schedule(peaks), "--", color="gray", marker="o", label="peak of each cycle")
     for start in range(0, cycles * 2 * step_size + 1, 2 * step_size):
         ax.axvline(start, color="gray", linestyle=":", linewidth=1)
     ax.axhline(base_lr, color="gray", linewidth=0.8)
     ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # beside the curves
     return fig, schedule
 
 

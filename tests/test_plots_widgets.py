@@ -88,6 +88,9 @@ def test_schedule_plot_and_history_figures():
     fig = plots.plot_runs([run, run], loss_label="training loss (cross-entropy + L2 penalty)")
     assert len(fig.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in fig.axes)
     assert fig.axes[1].get_ylabel() == "training loss (cross-entropy + L2 penalty)"
+    constant = RunResult("c", history, [0, 1, 2], [0.1, 0.1, 0.1], 0.7, 0.7, 0.7, 0.7, {}, "", 1.0, 1, {})
+    fig = plots.plot_runs([constant, constant], title="t")  # a flat rate panel would say nothing
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == "t; learning rate 0.1 at every update"
 
 
 def test_comparison_figure_draws_each_setting_with_its_interval():
@@ -99,7 +102,12 @@ def test_comparison_figure_draws_each_setting_with_its_interval():
     fig = plots.plot_comparison(experiments.summarise(records), title="t")
     val_ax, test_ax = fig.axes
     assert [t.get_text() for t in val_ax.get_yticklabels()] == ["b", "a"]  # best at the top
-    assert len(val_ax.patches) == 2 and val_ax.patches[1].get_width() == pytest.approx(0.9033333)
+    assert not val_ax.patches  # points with whiskers, not bars cut short of 0
+    (b_mean,), (a_mean,) = (c.lines[0].get_xdata() for c in val_ax.containers)
+    assert a_mean == pytest.approx(0.9033333) and b_mean == pytest.approx(0.8033333)
+    low, high = val_ax.get_xlim()
+    table = experiments.summarise(records)
+    assert low <= table["val_accuracy_ci_low"].min() and high >= table["val_accuracy_ci_high"].max()
 
 
 def test_save_writes_a_png(tmp_path):
@@ -137,3 +145,15 @@ def test_warmup_and_restarts_figure_fits_whole_cycles_in_the_steps():
 def test_lesson_four_explorers_have_their_controls(explorer, controls):
     widget = explorer()
     assert controls <= {getattr(child, "description", "") for child in widget.children}
+
+
+def test_explorers_put_the_whole_setting_in_the_title_and_keep_legends_off_the_curves():
+    fig, _ = widgets.draw_decay("step")
+    assert fig.axes[0].get_title().startswith("StepDecay(") and fig.axes[0].get_legend() is None
+    fig, schedule = widgets.draw_clr()
+    ax = fig.axes[0]
+    assert ax.get_title().replace("\n", " ") == repr(schedule)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["learning rate", "peak of each cycle"]
+    fig.canvas.draw()
+    legend, axes_box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= axes_box.x1  # beside the axes, so it covers no curve
