@@ -23,8 +23,10 @@ import copy
 import functools
 import hashlib
 import json
+import math
 import re
 import shutil
+import warnings
 from dataclasses import asdict, dataclass, replace
 
 import keras
@@ -290,6 +292,82 @@ def updates_to_reach(record, target, metric="val_accuracy"):
     """
     reached = np.flatnonzero(np.asarray(record.history[metric]) >= target)
     return int((reached[0] + 1) * record.steps_per_epoch) if len(reached) else None
+
+
+@dataclass
+class TunedRate:
+    """What :func:`tune_learning_rate` found: the best constant ``rate`` on validation accuracy,
+    ``table`` (:func:`summarise` of every rate tried, from the lowest rate up), the ``specs``
+    run (in the same order), and whether the best is ``interior`` (not at an edge of the grid)."""
+
+    rate: float
+    table: pd.DataFrame
+    specs: list
+    interior: bool
+
+    @property
+    def spec(self):
+        """The spec of the best rate: compare against it, or read back its records."""
+        return self.specs[list(self.table.index).index(self.table.index[self.table["best"]][0])]
+
+
+def tune_learning_rate(make_spec, rates, seeds=(0, 1, 2), output_dir=None, widen=2, verbose=True):
+    """Tune a constant learning rate with the care a method compared with it gets.
+
+    Every rate of the log grid ``rates`` (at least two) runs once per seed, and the best is the
+    one with the highest mean *validation* accuracy. A best at the lowest or the highest rate
+    is no best (a better one may lie beyond), so while it sits at an edge one more rate is run
+    beyond that edge, a grid step further (the grid's ratio between neighbours), at most
+    ``widen`` times on each side; a best still at an edge then gives a warning and
+    ``interior=False``. ``make_spec(rate)`` returns the :class:`RunSpec` of a run at that rate.
+
+    >>> tuned = tune_learning_rate(lambda lr: RunSpec(f"constant {lr:.3g}", keras.optimizers.SGD(lr), ...),
+    ...                            [0.01, 0.03, 0.1], seeds=[0, 1, 2])  # doctest: +SKIP
+    >>> tuned.rate, tuned.interior                                       # doctest: +SKIP
+    (0.03, True)
+    """
+    rates = sorted(_checks.positive("rate", r) for r in rates)
+    if len(rates) < 2 or len(set(rates)) != len(rates):
+        raise ValueError(f"give at least two different rates for the grid; got {rates}")
+    step = (rates[-1] / rates[0]) ** (1 / (len(rates) - 1))
+    by_rate = {rate: make_spec(rate) for rate in rates}
+    records = run_seeds(by_rate.values(), seeds, output_dir, verbose)
+    widened = {"low": 0, "high": 0}
+    while True:
+        order = sorted(by_rate)
+        table = summarise(records).loc[[by_rate[r].name for r in order]]
+        best = int(np.argmax(table["val_accuracy_mean"].to_numpy()))
+        edge = "low" if best == 0 else "high" if best == len(order) - 1 else None
+        if edge is None or widened[edge] == widen:
+            break
+        widened[edge] += 1
+        rate = order[0] / step if edge == "low" else order[-1] * step
+        by_rate[rate] = make_spec(rate)
+        records += run_seeds([by_rate[rate]], seeds, output_dir, verbose)
+    if edge is not None:
+        warnings.warn(f"the best rate, {order[best]:.3g}, is still at the {edge} edge of the grid after widening it "
+                      f"{widen} times: it is no best; widen the grid further", stacklevel=2)
+    return TunedRate(order[best], table, [by_rate[r] for r in order], edge is None)
+
+
+def updates_to_target(records, target, metric="val_accuracy"):
+    """How many updates each setting needed to reach ``target`` (of ``metric``, measured at each
+    epoch's end), over its seeds: one row per setting (a record's name, in first-seen order) with
+    the updates of each seed (NaN where it never got there), how many seeds reached it, and the
+    mean and 95% interval of the updates of those that did.
+    """
+    rows = {}
+    for record in records:
+        needed = updates_to_reach(record, target, metric)
+        rows.setdefault(record.name, {})[record.params["spec"]["seed"]] = math.nan if needed is None else needed
+    per_seed = pd.DataFrame.from_dict(rows, orient="index")
+    per_seed.columns = [f"seed {seed}" for seed in per_seed.columns]
+    intervals = [confidence_interval(row.dropna()) for _, row in per_seed.iterrows()]
+    return per_seed.assign(**{
+        "reached": [f"{k} of {per_seed.shape[1]}" for k in per_seed.notna().sum(axis=1)],
+        "updates (mean)": per_seed.mean(axis=1),
+        "95% CI": [f"{low:.0f} .. {high:.0f}" if not math.isnan(low) else "" for low, high in intervals],
+    })
 
 
 def records_for(specs, seeds, output_dir):

@@ -286,3 +286,69 @@ def test_the_same_seed_on_the_same_machine_and_software_gives_the_same_numbers(t
     first, second, other = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == second  # every number, exactly
     assert first[0] != other[0]  # and the seed matters: another one trains differently
+
+
+# --- tuning a constant rate, and the updates each setting needs ---------------------------------
+
+
+def peaked_at(best_rate):
+    """A stand-in for run_seeds whose validation accuracy peaks at ``best_rate`` (in log10 rate)."""
+    runs = []
+
+    def run_seeds(specs, seeds, output_dir=None, verbose=True):
+        records = []
+        for spec in specs:
+            rate = spec.optimizer["config"]["learning_rate"]
+            runs.append(rate)
+            for seed in seeds:
+                accuracy = 0.9 - 0.1 * (math.log10(rate) - math.log10(best_rate)) ** 2 + 0.001 * seed
+                records.append(fake_record(spec.name, seed, accuracy, accuracy))
+        return records
+
+    return run_seeds, runs
+
+
+def constant(rate):
+    return tiny_spec(f"constant {rate:.3g}", learning_rate=rate)
+
+
+def test_tuning_keeps_an_interior_best_without_widening(monkeypatch):
+    fake, runs = peaked_at(0.03)
+    monkeypatch.setattr(experiments, "run_seeds", fake)
+    tuned = experiments.tune_learning_rate(constant, [0.1, 0.01, 0.03], seeds=[0, 1])
+    assert tuned.rate == 0.03 and tuned.interior and runs == pytest.approx([0.01, 0.03, 0.1])  # float32 configs
+    assert list(tuned.table.index) == ["constant 0.01", "constant 0.03", "constant 0.1"]
+    assert tuned.spec.name == "constant 0.03" and list(tuned.table["best"]) == [False, True, False]
+
+
+def test_tuning_widens_a_grid_whose_best_is_at_an_edge_until_it_is_interior(monkeypatch):
+    fake, runs = peaked_at(1.0)
+    monkeypatch.setattr(experiments, "run_seeds", fake)
+    tuned = experiments.tune_learning_rate(constant, [0.01, 0.1], seeds=[0, 1], widen=3)
+    assert runs == pytest.approx([0.01, 0.1, 1.0, 10.0])  # one grid step (x10) at a time, on the high side
+    assert tuned.rate == pytest.approx(1.0) and tuned.interior
+
+
+def test_a_best_still_at_the_edge_after_widening_is_flagged(monkeypatch):
+    fake, runs = peaked_at(1e-5)
+    monkeypatch.setattr(experiments, "run_seeds", fake)
+    with pytest.warns(UserWarning, match="still at the low edge of the grid after widening it 2 times: it is no best"):
+        tuned = experiments.tune_learning_rate(constant, [0.01, 0.03], seeds=[0, 1])
+    assert runs == pytest.approx([0.01, 0.03, 0.01 / 3, 0.01 / 9]) and not tuned.interior
+    with pytest.raises(ValueError, match="at least two different rates"):
+        experiments.tune_learning_rate(constant, [0.01], seeds=[0, 1])
+
+
+def test_updates_to_target_counts_each_seed_and_its_spread():
+    def record(name, seed, curve):
+        r = fake_record(name, seed, curve[-1], curve[-1])
+        return replace(r, history={"val_accuracy": curve}, steps_per_epoch=10)
+
+    records = [record("a", 0, [0.5, 0.8, 0.9]), record("a", 1, [0.8, 0.85, 0.9]), record("b", 0, [0.5, 0.6, 0.7]),
+               record("b", 1, [0.6, 0.7, 0.8])]
+    table = experiments.updates_to_target(records, 0.8)
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "seed 0"] == 20 and table.loc["a", "seed 1"] == 10 and math.isnan(table.loc["b", "seed 0"])
+    assert list(table["reached"]) == ["2 of 2", "1 of 2"] and list(table["updates (mean)"]) == [15, 30]
+    low, high = experiments.confidence_interval([20, 10])
+    assert table.loc["a", "95% CI"] == f"{low:.0f} .. {high:.0f}" and table.loc["b", "95% CI"] == ""
