@@ -312,14 +312,16 @@ class TunedRate:
 
 
 def tune_learning_rate(make_spec, rates, seeds=(0, 1, 2), output_dir=None, widen=2, verbose=True):
-    """Tune a constant learning rate with the care a method compared with it gets.
+    """Tune a learning rate (a constant rate, or the peak of a schedule) with the care a method
+    compared with it gets.
 
     Every rate of the log grid ``rates`` (at least two) runs once per seed, and the best is the
     one with the highest mean *validation* accuracy. A best at the lowest or the highest rate
     is no best (a better one may lie beyond), so while it sits at an edge one more rate is run
     beyond that edge, a grid step further (the grid's ratio between neighbours), at most
     ``widen`` times on each side; a best still at an edge then gives a warning and
-    ``interior=False``. ``make_spec(rate)`` returns the :class:`RunSpec` of a run at that rate.
+    ``interior=False``. ``make_spec(rate)`` returns the :class:`RunSpec` of a run at that rate
+    (each with its own name, such as ``f"constant {rate:.3g}"``).
 
     >>> tuned = tune_learning_rate(lambda lr: RunSpec(f"constant {lr:.3g}", keras.optimizers.SGD(lr), ...),
     ...                            [0.01, 0.03, 0.1], seeds=[0, 1, 2])  # doctest: +SKIP
