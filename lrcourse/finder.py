@@ -18,9 +18,9 @@ Conventions:
   ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i`` (from ``avg_{-1} = 0``), and
   ``smoothed_i = avg_i / (1 - beta ** (i + 1))``. It only uses batches up to ``i`` (causal), so
   the sweep can stop on it: it stops early when the smoothed loss exceeds ``stop_factor`` times
-  its best value, when it has climbed back ``stop_rise`` (75%) of the way from its best to where it
-  started (a curve that saturates, such as a validation loss stuck near ln 10 once the network has
-  collapsed, never reaches four times its best), or when a loss is not finite.
+  its best value, when a loss is not finite, and, if ``stop_rise`` is given (0.75, say), when it has
+  climbed back that share of the way from its best to where it started (a curve that saturates, such as a validation loss stuck near ln 10 once the network has
+  collapsed, never reaches four times its best).
 * Every reading lies at or before the lowest point of the curve it reads: what comes after the
   minimum is the divergence, and a slope found there (the loss falling back from an explosion) is
   no suggestion.
@@ -36,6 +36,7 @@ Conventions:
 
 import json
 import math
+import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -106,12 +107,21 @@ def _lowest_at_end(values):
     return int(np.argmin(values)) == len(values) - 1
 
 
+def _caller_level():
+    """The ``stacklevel`` of the first frame outside this module, so that a warning names the
+    caller's line (a notebook cell), not one of this module's."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _lowest(lrs, values):
     """Index of the lowest value, with a warning when it is the last one."""
     if _lowest_at_end(values):
         warnings.warn(
             f"the loss is lowest at the end of the readable sweep (lr {lrs[-1]:.3g}): it has not turned up, so "
-            f"max_lr and minimum / 10 are no reading; raise end_lr or sweep longer", stacklevel=3)
+            f"max_lr and minimum / 10 are no reading; raise end_lr or sweep longer", stacklevel=_caller_level())
     return int(np.argmin(values))
 
 
@@ -141,7 +151,7 @@ class RangeTestResult:
     num_batches: int = 0
     beta: float = 0.98
     stop_factor: float = 4.0
-    stop_rise: float = 0.75
+    stop_rise: float | None = None
     stopped_early: str = ""
     loss_on: str = "training batch"
 
@@ -326,7 +336,7 @@ class LRFinder:
         self.model = model
 
     def find(self, x, y=None, *, start_lr=1e-7, end_lr=10.0, num_batches=None, epochs=None, batch_size=32,
-             mode="exponential", beta=0.98, stop_factor=4.0, stop_rise=0.75, validation_data=None, validation_size=512,
+             mode="exponential", beta=0.98, stop_factor=4.0, stop_rise=None, validation_data=None, validation_size=512,
              seed=0):
         """Run the test and return a :class:`RangeTestResult`; the model is restored afterwards.
 
@@ -336,7 +346,8 @@ class LRFinder:
             num_batches / epochs: the length of the sweep (one of them; default 100 batches).
             mode: ``"exponential"`` or ``"linear"``.
             stop_factor, stop_rise: stop once the smoothed loss passes ``stop_factor`` times its best,
-                or once it has climbed back ``stop_rise`` of the way from its best to its first value
+                or (when ``stop_rise`` is given) once it has climbed back ``stop_rise`` of the way from its
+                best to its first value
                 (from batch ``MIN_BATCHES`` on, after falling by at least a tenth of that first value).
             validation_data: ``(x_val, y_val)``: record the loss on (up to ``validation_size``
                 examples of) these after every update instead of the training batch's loss.
@@ -352,8 +363,7 @@ class LRFinder:
         stop_factor = _checks.number("stop_factor", stop_factor, "a number > 1")
         if stop_factor <= 1:
             raise ValueError(f"stop_factor must be > 1; got {stop_factor!r}")
-        stop_rise = _checks.number("stop_rise", stop_rise, "a number > 0")
-        if stop_rise <= 0:
+        if stop_rise is not None and not _checks.number("stop_rise", stop_rise, "a number > 0") > 0:
             raise ValueError(f"stop_rise must be > 0; got {stop_rise!r}")
         batches, per_epoch = _batch_stream(x, y, batch_size, seed)
         if num_batches is not None and epochs is not None:
@@ -401,7 +411,7 @@ class LRFinder:
                                         f"(lr {lr:.3g})")
                 return
             fall = first - best
-            if i >= MIN_BATCHES and fall >= 0.1 * abs(first) and smoothed - best >= result.stop_rise * fall:
+            if result.stop_rise and i >= MIN_BATCHES and fall >= 0.1 * abs(first) and smoothed - best >= result.stop_rise * fall:
                 result.stopped_early = (f"the smoothed loss climbed back {result.stop_rise:.0%} of its fall at batch "
                                         f"{i} (lr {lr:.3g})")
                 return

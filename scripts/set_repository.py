@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-GITHUB = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+)")
+GITHUB = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+)(?![\w.-]|/(?:issues|pull)/)")  # a repository, not an issue cited
 
 
 def current(root=REPO):

@@ -310,7 +310,8 @@ def scripted_sweep(losses, **options):
 
 def test_the_sweep_stops_when_a_saturating_loss_climbs_back_though_it_never_reaches_four_times_its_best():
     losses = [2.3 - 1.7 * i / 40 for i in range(41)] + [0.6 + 1.7 * i / 10 for i in range(1, 11)] + [2.3] * 50
-    result = scripted_sweep(losses, stop_factor=4.0)  # 4 x 0.6 = 2.4: above the saturated 2.3
+    assert scripted_sweep(losses).stopped_early == ""  # 4 x 0.6 = 2.4: above the saturated 2.3, never reached
+    result = scripted_sweep(losses, stop_factor=4.0, stop_rise=0.75)
     assert "climbed back 75% of its fall at batch 48" in result.stopped_early  # 0.6 + 0.17 * 8 >= 0.6 + 0.75 * 1.7
     assert len(result.losses) == 49
     assert scripted_sweep(losses, stop_factor=4.0, stop_rise=1.0).stopped_early.startswith("the smoothed loss climbed back 100%")
@@ -319,7 +320,7 @@ def test_the_sweep_stops_when_a_saturating_loss_climbs_back_though_it_never_reac
 def test_noise_before_the_loss_has_fallen_a_tenth_does_not_stop_the_sweep():
     plateau = [2.3 + 0.05 * (-1) ** i for i in range(30)]  # falls and climbs back 0.1, under a tenth of 2.35
     losses = plateau + [2.3 - 0.1 * i for i in range(1, 15)]
-    result = scripted_sweep(losses)
+    result = scripted_sweep(losses, stop_rise=0.75)
     assert result.stopped_early == "" and len(result.losses) == len(losses)
 
 
@@ -373,8 +374,12 @@ def test_plot_fits_the_smoothed_curves_not_a_raw_spike():
 def test_a_curve_that_has_not_turned_up_warns_and_is_marked():
     falling = RangeTestResult(lrs=np.logspace(-5, 0, 60).tolist(), losses=np.linspace(3, 1, 60).tolist(),
                               smoothed_losses=np.linspace(3, 1, 60).tolist())
-    with pytest.warns(UserWarning, match="not turned up.*raise end_lr or sweep longer"):
+    with pytest.warns(UserWarning, match="not turned up.*raise end_lr or sweep longer") as caught:
         falling.bounds()
+    assert {w.filename for w in caught} == {__file__}  # the caller's line, not the package's (a notebook cell)
+    with pytest.warns(UserWarning) as caught:
+        falling.suggestions()
+    assert {w.filename for w in caught} == {__file__}
     with pytest.warns(UserWarning, match="not turned up"):
         labels = falling.plot().get_legend_handles_labels()[1]
     assert any("no turn up" in label for label in labels)
