@@ -89,6 +89,16 @@ def mnist_cnn(input_shape, num_classes, padding="same"):
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
+def mlp(input_shape, num_classes):
+    """flatten - dense 256 - dense 128 - softmax (ReLU): the MNIST CNN's head without its convolutions,
+    a second, differently shaped problem for the same data (the range-test benchmark uses both)."""
+    inputs = keras.Input(input_shape)
+    x = layers.Dense(256, activation="relu")(layers.Flatten()(inputs))
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
 def small_cnn(input_shape, num_classes, width=32):
     """conv(w) - conv(w) - pool - conv(2w) - global pool - dense softmax; BN after each conv."""
     inputs = keras.Input(input_shape)
@@ -175,6 +185,7 @@ MODELS = {
     "mini_googlenet": mini_googlenet,
     "mini_googlenet_small": lambda shape, n: mini_googlenet(shape, n, width=0.25),
     "mnist_cnn": mnist_cnn,
+    "mlp": mlp,
     "small_cnn": small_cnn,
 }
 

@@ -33,8 +33,9 @@ def test_resolution_halves_in_every_stage_after_the_first():
     assert adds == [(32, 32), (16, 16), (8, 8)]
 
 
-def test_small_cnn_builds():
-    model = models.build("small_cnn", (28, 28, 1), 10)
+@pytest.mark.parametrize("name", ["small_cnn", "mlp"])
+def test_small_models_build(name):
+    model = models.build(name, (28, 28, 1), 10)
     assert model.output_shape == (None, 10) and model.layers[-1].dtype_policy.compute_dtype == "float32"
 
 
@@ -52,7 +53,7 @@ def test_bad_resnet_settings_are_explained(kwargs, message):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'mini_googlenet', 'mini_googlenet_small', 'mnist_cnn', 'small_cnn'"):
+    with pytest.raises(ValueError, match="model must be one of 'resnet', 'resnet_small', 'mini_googlenet', 'mini_googlenet_small', 'mnist_cnn', 'mlp', 'small_cnn'"):
         models.build("vgg", (8, 8, 1), 10)
 
 
