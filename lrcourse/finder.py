@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
-from lrcourse import _checks, paths
+from lrcourse import _checks, paths, training
 
 MIN_BATCHES = 10
 SUGGESTIONS = ("steepest", "minimum", "valley")
@@ -154,6 +154,8 @@ class RangeTestResult:
     stop_rise: float | None = None
     stopped_early: str = ""
     loss_on: str = "training batch"
+    trained_images: int = 0  # in all the sweep's batches
+    validation_examples: int = 0  # evaluated after every update; 0 when the loss read is each training batch's
 
     def reading_curve(self):
         """The lag-free curve that the suggestions and bounds read: :func:`centred_average` of the
@@ -281,6 +283,11 @@ class RangeTestResult:
         ax.legend(fontsize=8)
         return ax
 
+    def cost(self):
+        """What the test spent (:func:`lrcourse.training.cost`): one update per batch of the sweep, and, when it read
+        the validation loss, that many validation images evaluated after every update."""
+        return training.cost(len(self.lrs), self.trained_images, len(self.lrs) * self.validation_examples)
+
     def save(self, path):
         """Write the result as JSON, atomically (to plot or read again later), and return the path."""
         return paths.write_atomically(path, json.dumps(asdict(self), indent=1))
@@ -380,7 +387,8 @@ class LRFinder:
         rates = sweep_rates(start_lr, end_lr, num_batches, mode)
         result = RangeTestResult([], [], [], start_lr=start_lr, end_lr=end_lr, mode=mode, num_batches=num_batches,
                                  beta=beta, stop_factor=stop_factor, stop_rise=stop_rise,
-                                 loss_on="training batch" if validation is None else "validation data")
+                                 loss_on="training batch" if validation is None else "validation data",
+                                 validation_examples=0 if validation is None else len(validation[1]))
         with _restored(self.model) as sweep_optimizer:
             self._sweep(batches, rates, sweep_optimizer, validation, result)
         return result
@@ -390,6 +398,7 @@ class LRFinder:
         for i, (lr, (xb, yb)) in enumerate(zip(rates, batches)):
             optimizer.learning_rate = lr
             logs = self.model.train_on_batch(xb, yb, return_dict=True)
+            result.trained_images += len(yb)
             loss = logs["loss"]
             if validation is not None:
                 loss = self.model.test_on_batch(*validation, return_dict=True)["loss"]
@@ -490,3 +499,4 @@ def _validation_subset(validation_data, size, seed):
         raise ValueError("validation_data is empty")
     keep = np.random.default_rng(seed).permutation(len(x_val))[:size]
     return x_val[keep], y_val[keep]
+

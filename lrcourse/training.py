@@ -50,6 +50,13 @@ class RunResult:
         """Write the record as JSON to ``path`` (atomically: whole or not at all) and return the path."""
         return paths.write_atomically(path, json.dumps(asdict(self), indent=1, default=jsonable))
 
+    def cost(self):
+        """What the run spent, as :func:`cost` counts it: its updates, each epoch's training images, and the
+        validation split after every epoch plus the test split twice at the end (evaluated, then predicted)."""
+        epochs, sizes = self.params["epochs"], self.params
+        return cost(len(self.iterations), epochs * sizes["train_examples"],
+                    epochs * sizes["validation_examples"] + 2 * sizes["test_examples"])
+
     @classmethod
     def load(cls, path):
         return cls(**json.loads(paths.resolve(path).read_text()))
@@ -74,6 +81,14 @@ def jsonable(value):
 
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+def cost(updates, trained_images, evaluated_images):
+    """A training's cost in work a reader can compare: optimizer updates, images passed forward and
+    back while training, and images passed forward only to measure a loss or an accuracy (each of
+    those costs about a third of a trained one). The range test and a training run both count this way."""
+    return {"updates": int(updates), "images trained on (forward + backward)": int(trained_images),
+            "images evaluated (forward only)": int(evaluated_images)}
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):

@@ -89,6 +89,8 @@ def test_tf_data_and_arrays_are_accepted():
     assert from_arrays.num_batches == 24 and len(from_arrays.losses) == 24
     assert sorted(from_arrays.losses[:12]) != from_arrays.losses[:12]  # shuffled once, batches mixed...
     assert from_arrays.losses[12:] == from_arrays.losses[:12]  # ...then the same order again
+    assert from_dataset.cost() == from_arrays.cost() | {"updates": 12, "images trained on (forward + backward)": 48}
+    assert from_arrays.cost() == {"updates": 24, "images trained on (forward + backward)": 96, "images evaluated (forward only)": 0}
 
 
 # --- restoration ------------------------------------------------------------------------------
@@ -304,7 +306,7 @@ def scripted_sweep(losses, **options):
     finder.model = ScriptedModel(losses)
     rates = sweep_rates(1e-6, 1.0, len(losses))
     result = RangeTestResult([], [], [], beta=0.0, **options)
-    finder._sweep(((None, None) for _ in rates), rates, SimpleNamespace(learning_rate=0.0), None, result)
+    finder._sweep(((None, np.zeros(1)) for _ in rates), rates, SimpleNamespace(learning_rate=0.0), None, result)
     return result
 
 
@@ -412,6 +414,9 @@ def test_validation_loss_instead_of_the_training_batch():
     assert result.losses != result.training_losses
     final = model.evaluate(x_val, y_val, verbose=0)  # the model is back at its start, so this is the start loss
     assert result.losses[0] < final  # the first update already lowered the validation loss a little
+    # the cost counts what each update evaluated: all 160 validation images (fewer than validation_size, 512)
+    assert result.cost() == {"updates": 15, "images trained on (forward + backward)": 15 * 16,
+                             "images evaluated (forward only)": 15 * 160}
 
 
 # --- the analytic check: least squares diverges past 2 / lambda_max ------------------------------

@@ -85,6 +85,9 @@ def test_validation_is_watched_every_epoch_and_the_test_split_read_once(tiny_dat
     assert run.report["accuracy"] == pytest.approx(run.test_accuracy)
     assert sum(run.report[name]["support"] for name in tiny_data.class_names) == len(tiny_data.y_test)
     assert run.params["validation_examples"] == len(tiny_data.x_val) and run.params["test_examples"] == len(tiny_data.x_test)
+    # the cost: 2 epochs of 7 updates over the 200 training images; validation after each epoch, the test split twice
+    assert run.cost() == {"updates": 14, "images trained on (forward + backward)": 400,
+                          "images evaluated (forward only)": 2 * len(tiny_data.x_val) + 2 * len(tiny_data.x_test)}
 
 
 def test_optimizer_and_learning_rate_are_exclusive(tiny_data):
