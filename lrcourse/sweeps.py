@@ -7,10 +7,10 @@ A sweep file names a lesson, the parameters fixed for every run, and what varies
     parameters:                                    # the same for every point
       epochs: 20
     grid:                                          # every combination of these
-      initial_lr: [0.1, 0.03, 0.01]
+      batch_size: [32, 64, 128]
       seed: [0, 1, 2]
     points:                                        # and/or points listed one by one
-      - {initial_lr: 0.3, momentum: 0.0}
+      - {batch_size: 256, momentum: 0.0}
 
 Each point is one papermill execution of the lesson (:func:`lrcourse.batch.execute`), checked
 like ``lrcourse run`` before anything runs. ``seed`` is the sweep's seed axis: a lesson that
@@ -32,7 +32,7 @@ says so, never because half of its files are there. The output::
     <output>/summary.md              the runs grouped over seeds: mean and 95% CI, best on validation
     <output>/failures.csv            each failed point: the cell that failed and the error
 
-``<name>`` reads the swept values (``initial_lr-0.1_seed-0``) and ``<hash>`` is a digest of the
+``<name>`` reads the swept values (``batch_size-32_seed-0``) and ``<hash>`` is a digest of the
 lesson's name and every parameter, so running the sweep again skips finished points and runs the
 missing or failed ones, and a point whose parameters change is a new point. Editing the lesson
 itself does not start the points again: give another ``--output`` for that.
@@ -189,7 +189,7 @@ def _points(points, where):
     if points is None:
         return []
     if not isinstance(points, list):
-        raise ValueError(f"{where}: points must be a list of mappings, such as - {{initial_lr: 0.1}}; got {points!r}")
+        raise ValueError(f"{where}: points must be a list of mappings, such as - {{batch_size: 32}}; got {points!r}")
     return points
 
 
