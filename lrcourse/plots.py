@@ -28,6 +28,12 @@ def new_axes(ax=None, ncols=1, width=6.4):
     return fig, axes
 
 
+def legend_beside(ax, fontsize=8):
+    """The legend to the right of the axes, where it cannot cover a curve (the figure's constrained
+    layout narrows the axes to make room for it)."""
+    return ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+
+
 def plot_lr(x, learning_rates, unit="epoch", ax=None, label=None, log=False):
     """Learning rate against epoch or iteration; returns the axes."""
     _, ax = new_axes(ax)

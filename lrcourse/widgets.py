@@ -133,7 +133,7 @@ def draw_clr(base_lr=1e-3, max_lr=6e-3, step_size=2000, mode="triangular", gamma
         ax.axvline(start, color="gray", linestyle=":", linewidth=1)
     ax.axhline(base_lr, color="gray", linewidth=0.8)
     ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # beside the curves
+    plots.legend_beside(ax)
     return fig, schedule
 
 

@@ -157,3 +157,13 @@ def test_explorers_put_the_whole_setting_in_the_title_and_keep_legends_off_the_c
     fig.canvas.draw()
     legend, axes_box = ax.get_legend().get_window_extent(), ax.get_window_extent()
     assert legend.x0 >= axes_box.x1  # beside the axes, so it covers no curve
+
+
+
+def test_a_legend_beside_the_axes_stays_inside_the_figure():
+    fig, ax = plots.new_axes(width=6)
+    ax.plot([0, 1], [0, 1], label="a label long enough to stick out past the figure's right edge")
+    legend = plots.legend_beside(ax)
+    fig.canvas.draw()
+    legend_box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+    assert legend_box.x0 >= axes_box.x1 and legend_box.x1 <= fig.bbox.x1  # the layout narrowed the axes for it
