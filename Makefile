@@ -30,10 +30,11 @@ test-colab: $(VENV)-colab/.installed  ## the widget tests and the lessons with C
 #   tests/test_assignments.py  otter-grader grades the assignment notebooks in its own kernel, on TensorFlow
 #   tests/test_site.py         the website of the lessons as `make site` executes them, on TensorFlow
 #   tests/test_browser.py      the explorers in JupyterLab: drawing code, the same on every backend
-# and two whose subject is not the backend: tests/test_sweeps.py (Dask's scheduling, retries and Ctrl-C, minutes of
-# worker processes) and tests/test_gpu_path.py (the GPU benchmark, which test-main already runs under JAX).
+# and three whose subject is not the backend: tests/test_sweeps.py (Dask's scheduling, retries and Ctrl-C, minutes of
+# worker processes), tests/test_gpu_path.py (the GPU benchmark, which test-main already runs under JAX) and
+# tests/test_range_test_vs_grid.py (the benchmark of range-test readings: NumPy, and a minute of training runs).
 UNIT_TESTS := --ignore=tests/test_lessons.py --ignore=tests/test_lesson_findings.py --ignore=tests/test_assignments.py --ignore=tests/test_site.py \
-	--ignore=tests/test_browser.py --ignore=tests/test_sweeps.py --ignore=tests/test_gpu_path.py
+	--ignore=tests/test_browser.py --ignore=tests/test_sweeps.py --ignore=tests/test_gpu_path.py --ignore=tests/test_range_test_vs_grid.py
 
 test-jax: $(VENV)-jax/.installed  ## unit tests, then every lesson under nbval with its CI parameters, under JAX
 	KERAS_BACKEND=jax $(VENV)-jax/bin/python -m pytest $(UNIT_TESTS)

@@ -39,16 +39,20 @@ import math
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from lrcourse import _checks, paths, training
+from lrcourse.statistics import confidence_interval, in_words, show_markdown
 
 MIN_BATCHES = 10
 SUGGESTIONS = ("steepest", "minimum", "valley")
 SUGGESTION_LABELS = {"steepest": "steepest", "minimum": "minimum / 10", "valley": "valley"}
 CURVES = ("centred", "causal")
+MEASURED_READINGS = Path(__file__).parent / "measurements" / "range_test_vs_grid.json"
 
 
 # --- reading a curve ------------------------------------------------------------------------
@@ -207,6 +211,9 @@ class RangeTestResult:
           keeps falling.
 
         Each reads the curve up to its lowest point only, so none lies past the minimum.
+        ``"steepest"`` is the default because it came closest to the best of a grid of fixed rates in
+        the course's benchmark (``benchmarks/range_test_vs_grid.py``; lesson 3 shows its table,
+        :func:`measured_readings` reads it).
         """
         _checks.choice("method", method, SUGGESTIONS)
         lrs, smoothed = self._descent(skip_begin, skip_end, curve)
@@ -500,3 +507,119 @@ def _validation_subset(validation_data, size, seed):
     keep = np.random.default_rng(seed).permutation(len(x_val))[:size]
     return x_val[keep], y_val[keep]
 
+
+# --- how far the readings can be trusted ----------------------------------------------------
+
+
+def score_readings(problems, within=3.0):
+    """How close each reading came to the best of a grid of constant rates, over every problem and
+    seed of ``problems`` (the records ``benchmarks/range_test_vs_grid.py`` writes). One row per
+    reading, the closest to the grid's best first (the smallest ``off``):
+
+    * ``tests``, ``readings``: the range tests, and how many of them gave this reading at all;
+    * ``off``: the factor by which a reading typically misses the grid's best rate, above or below
+      (``10 ** mean(|log10(reading / best)|)``; 1 is a hit), which orders the rows;
+    * ``ratio`` (with ``ratio_low``, ``ratio_high``, ``ratio_min``, ``ratio_max``): the reading over
+      the grid's best rate, its geometric mean over the tests with the 95% interval of that mean
+      (near 1 when misses above and below cancel out: read it with ``off``), and its range;
+      ``within``: the share of readings within a factor ``within`` of the best;
+    * ``gap`` (with ``gap_low``, ``gap_high``, ``gap_worst``): the test accuracy of a run at the
+      reading minus that of the grid's best run with the same seed: mean, 95% interval, worst.
+    """
+    pairs = {}
+    for problem in problems:
+        for seed in problem["seeds"]:
+            for name, reading in seed["readings"].items():
+                pairs.setdefault(name, []).append(None if reading is None else (
+                    reading["rate"] / problem["best_rate"], reading["test_accuracy"] - seed["best_test_accuracy"]))
+    rows = {}
+    for name, tests in pairs.items():
+        got = [pair for pair in tests if pair is not None]
+        log_ratios = np.log10([ratio for ratio, _ in got])
+        gaps = np.array([gap for _, gap in got])
+        (ratio_low, ratio_high), (gap_low, gap_high) = confidence_interval(log_ratios), confidence_interval(gaps)
+        rows[name] = {
+            "tests": len(tests), "readings": len(got),
+            "off": 10 ** np.abs(log_ratios).mean(),
+            "ratio": 10 ** log_ratios.mean(), "ratio_low": 10 ** ratio_low, "ratio_high": 10 ** ratio_high,
+            "ratio_min": 10 ** log_ratios.min(), "ratio_max": 10 ** log_ratios.max(),
+            "within": float(np.mean(np.abs(log_ratios) <= np.log10(within) + 1e-12)),
+            "gap": gaps.mean(), "gap_low": gap_low, "gap_high": gap_high, "gap_worst": gaps.min(),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.sort_values("off")
+
+
+def readable_scores(scores, within=3.0):
+    """:func:`score_readings`' table as a reader wants it: each estimate beside its interval."""
+    return pd.DataFrame({
+        "readings": [f"{r.readings} of {r.tests}" for r in scores.itertuples()],
+        "typically off by": [f"{r.off:.2g}x" for r in scores.itertuples()],
+        "rate / grid best": [f"{r.ratio:.2g} ({r.ratio_low:.2g} .. {r.ratio_high:.2g})" for r in scores.itertuples()],
+        "range": [f"{r.ratio_min:.2g} .. {r.ratio_max:.2g}" for r in scores.itertuples()],
+        f"within {within:g}x": [f"{r.within:.0%}" for r in scores.itertuples()],
+        "test accuracy - grid best's": [f"{r.gap:+.3f} ({r.gap_low:+.3f} .. {r.gap_high:+.3f})" for r in scores.itertuples()],
+        "worst": [f"{r.gap_worst:+.3f}" for r in scores.itertuples()],
+    }, index=scores.index)
+
+
+def reading_findings(scores, within=3.0):
+    """What :func:`score_readings`' table says, as Markdown sentences that follow its numbers: the
+    reading closest to the grid's best; the readings whose runs cannot be told from the grid's best
+    in test accuracy (the 95% interval of the gap includes 0) and those shown to do worse; those
+    whose run ever fell more than 0.5 below the grid best's; the worst single case; and whether any
+    reading is safe to use without a grid."""
+    closest = scores.iloc[0]
+    tests = int(scores["tests"].max())
+    held = scores[scores["gap_high"] >= 0].sort_values("gap", ascending=False)
+    worse = scores[scores["gap_high"] < 0].sort_values("gap", ascending=False)
+    worst = scores["gap_worst"].idxmin()
+    lines = [
+        f"* Closest to the grid's best rate: {in_words(scores.index[:1])}, typically a factor {closest.off:.2g} off "
+        f"(on average {closest.ratio:.2g} x the best, 95% interval {closest.ratio_low:.2g} .. {closest.ratio_high:.2g}), "
+        f"within a factor {within:g} in {closest.within:.0%} of {closest.readings:.0f} tests.",
+    ]
+    if len(held):
+        lines.append(f"* A run at {in_words(held.index)} reached a test accuracy that cannot be told from the grid best's "
+                     f"(the 95% interval of the gap includes 0; the closest, {in_words(held.index[:1])}, "
+                     f"{held.iloc[0].gap:+.3f} on average).")
+    if len(worse):
+        lines.append(f"* A run at {in_words(worse.index)} did worse than the grid's best, by "
+                     f"{-worse.iloc[0].gap:.3f} to {-worse.iloc[-1].gap:.3f} on average.")
+    fell = scores[scores["gap_worst"] < -0.5].index
+    if len(fell):
+        lines.append(f"* A run at {in_words(fell)} fell more than 0.5 below the grid best's test accuracy at least "
+                     f"once: a mean gap hides such failures, the worst case shows them.")
+    lines.append(f"* The worst single case: {in_words([worst])}, {scores.loc[worst, 'gap_worst']:+.3f} against the grid best's run "
+                 f"with the same seed.")
+    safe = scores[(scores["within"] == 1.0) & (scores["readings"] == scores["tests"])]
+    if len(safe):
+        lines.append(f"* {in_words(safe.index)} landed within a factor {within:g} of the grid's best in all {tests} tests.")
+    else:
+        best_share = scores["within"].idxmax()
+        lines.append(f"* No reading landed within a factor {within:g} of the grid's best in every test; the most often "
+                     f"was {in_words([best_share])}, in {scores.loc[best_share, 'within']:.0%} of them: a reading is where to "
+                     f"centre a small grid, not a replacement for one.")
+    return "\n".join(lines)
+
+
+def measured_readings(path=MEASURED_READINGS):
+    """The benchmark of readings shipped with the course: ``(score_readings table, problems, provenance)``."""
+    saved = json.loads(paths.resolve(path).read_text())
+    return score_readings(saved["problems"]), saved["problems"], saved["provenance"]
+
+
+def show_measured_readings(path=MEASURED_READINGS):
+    """Display the shipped benchmark in a notebook: where it was measured, its problems, the
+    readable scores and :func:`reading_findings`; returns the scores."""
+    from IPython.display import display
+
+    scores, problems, source = measured_readings(path)
+    print(f"Source: {source['what']}, measured {source['date']} on {source['machine']}; {source['versions']}; "
+          f"{source['settings']}. Not this notebook's run.")
+    display(pd.DataFrame(problems)[["model", "dataset", "optimizer", "batch_size", "best_rate", "interior"]]
+            .rename(columns={"best_rate": "grid's best rate", "interior": "inside the grid"}))
+    display(readable_scores(scores))
+    show_markdown(f"*Written from the benchmark's table ({len(problems)} problems, {int(scores['tests'].max())} range "
+                  f"tests), not from this notebook's run.*\n\n" + reading_findings(scores))
+    return scores

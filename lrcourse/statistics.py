@@ -163,7 +163,7 @@ def findings(table, seeds, where="", alpha=0.05, chance=None, digits=3):
     if k > 1 and leads:
         notes.append(f"{k} settings were each tested against the best at the {alpha:g} level: when nothing differs, "
                      f"the chance of at least one false *different* among them is about {1 - (1 - alpha) ** k:.0%}. "
-                     f"{_names(leads)} {'has' if len(leads) == 1 else 'have'} p above {alpha:g}/{k} = "
+                     f"{in_words(leads)} {'has' if len(leads) == 1 else 'have'} p above {alpha:g}/{k} = "
                      f"{alpha / k:.2g}: a lead to check with more seeds, not yet a finding.")
     half = (table["test_accuracy_ci_high"] - table["test_accuracy_ci_low"]) / 2
     if half.notna().sum() > 2 and half.max() > 2 * half.median():
@@ -173,20 +173,25 @@ def findings(table, seeds, where="", alpha=0.05, chance=None, digits=3):
     if chance is not None:
         stuck = [n for n in order if table.loc[n, "test_accuracy_mean"] < chance + 0.05]
         if stuck:
-            notes.append(f"{_names(stuck)} ended near chance level ({chance:g}, the accuracy of guessing): "
+            notes.append(f"{in_words(stuck)} ended near chance level ({chance:g}, the accuracy of guessing): "
                          f"{'it' if len(stuck) == 1 else 'they'} did not learn.")
     return "\n".join(lines) + "".join(f"\n\n{note}" for note in notes)
 
 
 def show_findings(table, seeds, where="", **options):
     """Display :func:`findings` as Markdown in a notebook (and return the text)."""
+    return show_markdown(findings(table, seeds, where, **options))
+
+
+def show_markdown(text):
+    """Display ``text`` as Markdown in a notebook, and return it."""
     from IPython.display import Markdown, display
 
-    text = findings(table, seeds, where, **options)
     display(Markdown(text))
     return text
 
 
-def _names(names):
+def in_words(names):
+    """``a``, ``a and b``, ``a, b and c``, each name in bold."""
     quoted = [f"**{n}**" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
