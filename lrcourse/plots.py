@@ -68,7 +68,8 @@ def plot_runs(results, title=None, loss_label="training loss"):
 
     Say in ``loss_label`` what the training loss contains: with weight decay (L2) layers Keras
     adds the penalty to it, so it is not the cross-entropy alone. When every run kept one
-    constant rate, the rate panel would be a flat line: the rate goes into the title instead.
+    constant rate, the rate panel would be a flat line: the rate goes into the title instead. The
+    legend sits below the panels, where it covers no curve.
     """
     rates = {float(rate) for r in results for rate in r.learning_rates}
     constant = len(rates) == 1
@@ -85,7 +86,7 @@ def plot_runs(results, title=None, loss_label="training loss"):
         axes[0].set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
     loss_ax.set(xlabel="epoch", ylabel=loss_label, yscale="log")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
-    acc_ax.legend()
+    fig.legend(*acc_ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(len(results), 5), fontsize=8)
     if constant:
         note = f"learning rate {rates.pop():.3g} at every update"
         title = f"{title}; {note}" if title else note

@@ -88,6 +88,9 @@ def test_schedule_plot_and_history_figures():
     fig = plots.plot_runs([run, run], loss_label="training loss (cross-entropy + L2 penalty)")
     assert len(fig.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in fig.axes)
     assert fig.axes[1].get_ylabel() == "training loss (cross-entropy + L2 penalty)"
+    fig.canvas.draw()
+    (legend,) = fig.legends  # one legend for all panels, below them, so it covers no curve
+    assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)
     constant = RunResult("c", history, [0, 1, 2], [0.1, 0.1, 0.1], 0.7, 0.7, 0.7, 0.7, {}, "", 1.0, 1, {})
     fig = plots.plot_runs([constant, constant], title="t")  # a flat rate panel would say nothing
     assert len(fig.axes) == 2 and fig._suptitle.get_text() == "t; learning rate 0.1 at every update"
