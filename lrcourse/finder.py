@@ -248,7 +248,7 @@ class RangeTestResult:
         curves down to their lowest point; a lowest point at the very end (no turn up) is marked."""
         from lrcourse import plots
 
-        _, ax = plots.new_axes(ax, width=9)
+        _, ax = plots.new_axes(ax, width=12)
         window = self._window(skip_begin, skip_end)
         lrs, causal = np.asarray(self.lrs)[window], np.asarray(self.smoothed_losses)[window]
         _, centred = self._readable(skip_begin, skip_end, "centred")
@@ -265,7 +265,7 @@ class RangeTestResult:
             ax.plot(lrs[-1], centred[-1], "rv", label="lowest at the end: no turn up, so no max bound")
         _fit_y_axis(ax, [causal, centred])
         ax.set(xscale="log", xlabel="learning rate", ylabel=f"loss ({self.loss_on})")
-        ax.legend(fontsize=8)
+        plots.legend_beside(ax)
         return ax
 
     def plot_accuracy(self, skip_begin=10, skip_end=5, ax=None):
@@ -277,7 +277,7 @@ class RangeTestResult:
 
         if not self.accuracies:
             raise ValueError("this test recorded no accuracy: compile the model with metrics=['accuracy'] and run it again")
-        _, ax = plots.new_axes(ax, width=9)
+        _, ax = plots.new_axes(ax, width=12)
         window = self._window(skip_begin, skip_end)
         lrs, accuracies = np.asarray(self.lrs)[window], np.asarray(self.accuracies)[window]
         causal = np.asarray(smooth(self.accuracies, self.beta))[window]
@@ -287,7 +287,7 @@ class RangeTestResult:
         ax.plot(lrs, centred, linewidth=2, label="centred average")
         _fit_y_axis(ax, [causal, centred], turn=np.argmax)
         ax.set(xscale="log", xlabel="learning rate", ylabel="training accuracy")
-        ax.legend(fontsize=8)
+        plots.legend_beside(ax)
         return ax
 
     def cost(self):

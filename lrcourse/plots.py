@@ -68,8 +68,9 @@ def plot_runs(results, title=None, loss_label="training loss"):
 
     Say in ``loss_label`` what the training loss contains: with weight decay (L2) layers Keras
     adds the penalty to it, so it is not the cross-entropy alone. When every run kept one
-    constant rate, the rate panel would be a flat line: the rate goes into the title instead. The
-    legend sits below the panels, where it covers no curve.
+    constant rate, the rate panel would be a flat line: the rate goes into the title instead; rates
+    more than a hundredfold apart are drawn on a log scale. The legend sits below the panels, where
+    it covers no curve.
     """
     rates = {float(rate) for r in results for rate in r.learning_rates}
     constant = len(rates) == 1
@@ -83,7 +84,9 @@ def plot_runs(results, title=None, loss_label="training loss"):
         loss_ax.plot(epochs, r.history["loss"], **style)
         acc_ax.plot(epochs, r.history["val_accuracy"], **style)
     if not constant:
-        axes[0].set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied")
+        spread = max(rates) / max(min(rate for rate in rates if rate > 0), 1e-300) if max(rates) > 0 else 1
+        axes[0].set(xlabel=UNIT_LABELS["iteration"], ylabel="learning rate applied",
+                    yscale="log" if spread > 100 else "linear")  # rates over decades: each one visible
     loss_ax.set(xlabel="epoch", ylabel=loss_label, yscale="log")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
     fig.legend(*acc_ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(len(results), 5), fontsize=8)

@@ -157,10 +157,10 @@ def draw_bounds(result, base_lr, max_lr, step_size=100, cycles=2):
     Returns ``(figure, schedule)``; ``result`` is a :class:`lrcourse.finder.RangeTestResult`.
     """
     schedule = CyclicalLearningRate(base_lr, max_lr, step_size)
-    fig, (curve_ax, schedule_ax) = plots.new_axes(ncols=2, width=13)
+    fig, (curve_ax, schedule_ax) = plots.new_axes(ncols=2, width=16)
     result.plot(skip_begin=0, skip_end=0, ax=curve_ax, show_bounds=False)
     curve_ax.axvspan(base_lr, max_lr, color="tab:green", alpha=0.15, label="chosen bounds")
-    curve_ax.legend(fontsize=7)
+    plots.legend_beside(curve_ax, fontsize=7)
     k = np.arange(cycles * 2 * step_size + 1)
     schedule_ax.plot(k, schedule(k))
     schedule_ax.set(xlabel=plots.UNIT_LABELS["iteration"], ylabel="learning rate",

@@ -91,6 +91,9 @@ def test_schedule_plot_and_history_figures():
     fig.canvas.draw()
     (legend,) = fig.legends  # one legend for all panels, below them, so it covers no curve
     assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)
+    assert fig.axes[0].get_yscale() == "linear"  # 0.05 .. 0.1: one scale shows both
+    tiny = RunResult("t", history, [0, 1, 2], [1e-4, 1e-4, 1e-4], 0.7, 0.7, 0.7, 0.7, {}, "", 1.0, 1, {})
+    assert plots.plot_runs([run, tiny]).axes[0].get_yscale() == "log"  # 1e-4 would be a line on 0 beside 0.1
     constant = RunResult("c", history, [0, 1, 2], [0.1, 0.1, 0.1], 0.7, 0.7, 0.7, 0.7, {}, "", 1.0, 1, {})
     fig = plots.plot_runs([constant, constant], title="t")  # a flat rate panel would say nothing
     assert len(fig.axes) == 2 and fig._suptitle.get_text() == "t; learning rate 0.1 at every update"
