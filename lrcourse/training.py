@@ -86,9 +86,16 @@ OPTIMIZERS = ("sgd", "adam")
 def cost(updates, trained_images, evaluated_images):
     """A training's cost in work a reader can compare: optimizer updates, images passed forward and
     back while training, and images passed forward only to measure a loss or an accuracy (each of
-    those costs about a third of a trained one). The range test and a training run both count this way."""
+    those costs about a third of a trained one, as a backward pass costs about two forward ones), and
+    the total in forward passes of one image on that reckoning. The range test and a training run
+    both count this way.
+
+    >>> cost(10, 320, 5120)["forward passes (trained x 3 + evaluated)"]
+    6080
+    """
     return {"updates": int(updates), "images trained on (forward + backward)": int(trained_images),
-            "images evaluated (forward only)": int(evaluated_images)}
+            "images evaluated (forward only)": int(evaluated_images),
+            "forward passes (trained x 3 + evaluated)": 3 * int(trained_images) + int(evaluated_images)}
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):

@@ -89,8 +89,10 @@ def test_tf_data_and_arrays_are_accepted():
     assert from_arrays.num_batches == 24 and len(from_arrays.losses) == 24
     assert sorted(from_arrays.losses[:12]) != from_arrays.losses[:12]  # shuffled once, batches mixed...
     assert from_arrays.losses[12:] == from_arrays.losses[:12]  # ...then the same order again
-    assert from_dataset.cost() == from_arrays.cost() | {"updates": 12, "images trained on (forward + backward)": 48}
-    assert from_arrays.cost() == {"updates": 24, "images trained on (forward + backward)": 96, "images evaluated (forward only)": 0}
+    assert from_dataset.cost() == from_arrays.cost() | {"updates": 12, "images trained on (forward + backward)": 48,
+                                                        "forward passes (trained x 3 + evaluated)": 144}
+    assert from_arrays.cost() == {"updates": 24, "images trained on (forward + backward)": 96, "images evaluated (forward only)": 0,
+                                  "forward passes (trained x 3 + evaluated)": 288}
 
 
 # --- restoration ------------------------------------------------------------------------------
@@ -416,7 +418,8 @@ def test_validation_loss_instead_of_the_training_batch():
     assert result.losses[0] < final  # the first update already lowered the validation loss a little
     # the cost counts what each update evaluated: all 160 validation images (fewer than validation_size, 512)
     assert result.cost() == {"updates": 15, "images trained on (forward + backward)": 15 * 16,
-                             "images evaluated (forward only)": 15 * 160}
+                             "images evaluated (forward only)": 15 * 160,
+                             "forward passes (trained x 3 + evaluated)": 3 * 15 * 16 + 15 * 160}
 
 
 # --- the analytic check: least squares diverges past 2 / lambda_max ------------------------------

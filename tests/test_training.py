@@ -86,8 +86,10 @@ def test_validation_is_watched_every_epoch_and_the_test_split_read_once(tiny_dat
     assert sum(run.report[name]["support"] for name in tiny_data.class_names) == len(tiny_data.y_test)
     assert run.params["validation_examples"] == len(tiny_data.x_val) and run.params["test_examples"] == len(tiny_data.x_test)
     # the cost: 2 epochs of 7 updates over the 200 training images; validation after each epoch, the test split twice
+    evaluated = 2 * len(tiny_data.x_val) + 2 * len(tiny_data.x_test)
     assert run.cost() == {"updates": 14, "images trained on (forward + backward)": 400,
-                          "images evaluated (forward only)": 2 * len(tiny_data.x_val) + 2 * len(tiny_data.x_test)}
+                          "images evaluated (forward only)": evaluated,
+                          "forward passes (trained x 3 + evaluated)": 1200 + evaluated}
 
 
 def test_optimizer_and_learning_rate_are_exclusive(tiny_data):
@@ -112,3 +114,10 @@ def test_mixed_precision_path_records_the_same_rates(tiny_data):
     assert type(model.optimizer).__name__ == "LossScaleOptimizer"
     np.testing.assert_allclose(run.learning_rates, [0.05] * 7 + [0.025] * 7, rtol=1e-6)
     assert np.isfinite(run.history["loss"]).all()
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    result = doctest.testmod(training)
+    assert result.attempted >= 1 and result.failed == 0
