@@ -15,7 +15,7 @@ STYLE = {
     "legend.frameon": False,
     "font.size": 10,
 }
-LINESTYLES = ("-", "--", "-.", ":")
+LINESTYLES = ("-", "--", "-.", ":", (0, (8, 2, 1, 2, 1, 2)), (0, (1, 4)), (0, (12, 4)))  # seven runs, seven dashes
 UNIT_LABELS = {"epoch": "epoch", "iteration": "iteration (optimizer update)"}
 
 
