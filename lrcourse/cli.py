@@ -11,6 +11,7 @@ input, 130 on Ctrl-C.
 """
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -53,8 +54,15 @@ def _parser():
     return parser
 
 
+PATH_ARGUMENTS = ("notebooks", "notebook", "parameters_file", "output", "sweep_file", "submissions", "assignments")
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    for name in PATH_ARGUMENTS:  # relative paths are the user's: from the folder the command runs in
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(args, name, [str(Path(v).absolute()) for v in value] if isinstance(value, list) else str(Path(value).absolute()))
     if args.command == "sweep":
         return _sweep(args)
     if args.command in ("assign", "grade"):
@@ -74,6 +82,23 @@ def main(argv=None):
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
 
+    with contextlib.ExitStack() as held:
+        return _run(args, values) if _hold(held, args.output) else 2
+
+
+def _hold(stack, output):
+    """Hold the output folder for the rest of the command (:func:`lrcourse.paths.locked`); if it is a
+    file, not writable or held by another run, say so in one line and return False."""
+    try:
+        stack.enter_context(paths.locked(output))
+        return True
+    except ValueError as error:
+        print(f"lrcourse: error: {error}", file=sys.stderr)
+        return False
+
+
+def _run(args, values):
+    """Run each lesson in turn, one line as each ends, then a table; the output folder is held."""
     finished = []
     for notebook in args.notebooks:
         print(f"{Path(notebook).stem}: running ...", flush=True)
@@ -120,7 +145,14 @@ def _sweep(args):
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
-    output = paths.resolve(args.output or f"build/sweeps/{sweep.source.stem}")
+    output = Path(args.output or f"build/sweeps/{sweep.source.stem}").absolute()
+    with contextlib.ExitStack() as held:
+        return _run_sweep(args, sweep, output) if _hold(held, output) else 2
+
+
+def _run_sweep(args, sweep, output):
+    from lrcourse import sweeps
+
     try:
         with sweeps.dask_client(args.workers, args.scheduler) as client:
             where = args.scheduler or f"a local Dask cluster of {len(client.nthreads())} workers"
@@ -145,6 +177,7 @@ def _assignments(args):
     from lrcourse import assignments
 
     try:
+        paths.writable_folder(args.output)
         if args.command == "assign":
             return _assign(assignments, args.names or assignments.NAMES, args.output)
         table = assignments.grade(args.name, args.submissions, args.assignments, args.output)

@@ -5,10 +5,14 @@ notebook's; so relative paths are resolved here, against the repository root whe
 runs from a checkout, and against the current folder otherwise (a pip install on Colab).
 """
 
+import contextlib
+import fcntl
 import os
+import time
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+LOCK_NAME = ".lrcourse.lock"
 
 
 def repo_root():
@@ -43,3 +47,50 @@ def write_atomically(path, content):
         temporary.write_bytes(content)
     os.replace(temporary, path)
     return path
+
+
+class FolderInUse(ValueError):
+    """Another process holds an output folder's lock (:func:`locked`)."""
+
+
+def writable_folder(path, option="--output"):
+    """``path`` resolved, created if missing, and checked to be a folder this process can write
+    into; otherwise a one-line ``ValueError`` that names ``option``, the path and the fix."""
+    folder = resolve(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {display(folder)} is a file, not a folder: give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{option} {display(folder)} cannot be created ({error.strerror}): give a folder you can "
+                         f"write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {display(folder)} is not writable: give a folder you can write to")
+    return folder
+
+
+@contextlib.contextmanager
+def locked(path, option="--output"):
+    """Hold the output folder ``path`` (checked by :func:`writable_folder`) for one run: a second
+    run into it, from this process or another, is refused with :class:`FolderInUse`, naming the
+    holder, instead of deleting and overwriting the first one's records. The lock is an
+    operating-system lock on ``<folder>/.lrcourse.lock``: it goes when its holder ends, however it
+    ends, so no stale lock is ever left behind."""
+    folder = writable_folder(path, option)
+    handle = open(folder / LOCK_NAME, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise FolderInUse(f"{option} {display(folder)} is in use by {holder}: wait for it to finish, or give another "
+                          f"{option}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"lrcourse pid {os.getpid()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+    handle.flush()
+    try:
+        yield folder
+    finally:
+        handle.close()

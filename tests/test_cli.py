@@ -191,3 +191,54 @@ def test_the_output_folder_is_injected_relative_to_the_repository(lesson, tmp_pa
     assert seen["output_dir"] == "build/demo"
     assert paths.display(tmp_path / "build" / "x.png") == "build/x.png"
     assert paths.display("/elsewhere/x.png") == "/elsewhere/x.png"
+
+
+def test_a_second_run_into_a_held_output_is_refused_and_the_lock_goes_with_its_holder(lesson, tmp_path, capsys):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom lrcourse import paths\n"
+                               f"with paths.locked({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert cli.main(["run", str(lesson), "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"is in use by lrcourse pid {holder.pid}" in err and "give another --output" in err
+        assert not (out / "demo").exists()  # nothing of the refused run was written
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # killed, not let go: the operating system drops its lock all the same
+        holder.wait()
+    assert cli.main(["run", str(lesson), "--output", str(out)]) == 0
+    assert json.loads((out / "demo" / "record.json").read_text())["count"] == 2
+
+
+def test_an_output_that_is_a_file_is_refused_in_one_line(lesson, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"lesson: {lesson}\ngrid:\n  count: [1, 2]\n")
+    for command in (["run", str(lesson)], ["sweep", str(sweep)], ["assign"], ["grade", "01_warmup_schedule", str(lesson)]):
+        code = cli.main([*command, "--output", str(afile)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "is a file, not a folder" in err, err
+    assert afile.read_text() == "not a folder"
+
+
+def test_relative_paths_are_the_users_not_the_checkouts(tmp_path, monkeypatch, capsys):
+    from lrcourse import paths
+
+    checkout, here = tmp_path / "checkout", tmp_path / "here"
+    checkout.mkdir()
+    here.mkdir()
+    (checkout / "pyproject.toml").write_text("")
+    write_notebook(checkout / "demo.ipynb", WORK.replace('"label": label', '"label": "the checkout\'s"'))
+    write_notebook(here / "demo.ipynb", WORK)
+    monkeypatch.setattr(paths, "repo_root", lambda: checkout)
+    monkeypatch.chdir(here)
+    assert cli.main(["run", "demo.ipynb", "-p", "label", "mine", "--output", "out"]) == 0, capsys.readouterr()
+    assert json.loads((here / "out" / "demo" / "record.json").read_text())["label"] == "mine"  # my notebook, my folder
+    assert not (checkout / "out").exists()
