@@ -20,6 +20,8 @@ loaded raises :class:`DatasetUnavailableError`; nothing is silently replaced by 
 """
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -171,7 +173,8 @@ def _read(name, seed):
         return (*_load_keras(name), 255.0)
     if name in BUNDLED_DATASETS:
         return (*_load_npz(BUNDLED_FOLDER / f"{name}.npz", "reinstall lrcourse, or rebuild it in a checkout with "
-                           f"`python scripts/build_datasets.py {name}` (it needs npm and a network connection once)"),
+                           f"`python scripts/build_datasets.py {name}` (it needs npm and a network connection once; "
+                           f"`--check` compares the bundled files with a fresh build)"),
                 255.0)
     if name in BUILT_DATASETS:
         return (*_load_npz(built_folder() / f"{name}.npz", f"build it once with `python scripts/build_datasets.py "
@@ -214,8 +217,12 @@ def built_folder():
 def _load_npz(path, how_to_get_it):
     if not path.is_file():
         raise DatasetUnavailableError(f"the data file {path} is missing: {how_to_get_it}")
-    with np.load(path) as arrays:
-        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    try:
+        with np.load(path) as arrays:
+            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DatasetUnavailableError(f"the data file {path} is damaged ({type(error).__name__}: {error}): "
+                                      f"{how_to_get_it}") from None
 
 
 def _load_digits():

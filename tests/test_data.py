@@ -76,6 +76,23 @@ def test_a_missing_bundled_file_names_the_build_script(tmp_path, monkeypatch):
         data.load("mnist_small")
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_bundled_file_names_the_file_and_the_rebuild_command(tmp_path, monkeypatch, damage):
+    content = bytearray((data.BUNDLED_FOLDER / "mnist_small.npz").read_bytes())
+    if damage == "flip":
+        for i in range(0, len(content), 997):  # flip a bit every 997 bytes: headers and compressed data alike
+            content[i] ^= 0x10
+    else:
+        content = content[: len(content) // 2]
+    (tmp_path / "mnist_small.npz").write_bytes(bytes(content))
+    monkeypatch.setattr(data, "BUNDLED_FOLDER", tmp_path)
+    with pytest.raises(data.DatasetUnavailableError) as caught:
+        data.load("mnist_small")
+    message = str(caught.value)
+    assert "\n" not in message and f"{tmp_path / 'mnist_small.npz'} is damaged" in message
+    assert "`python scripts/build_datasets.py mnist_small`" in message and "--check" in message
+
+
 # --- train, validation and test splits --------------------------------------------------------
 
 
