@@ -14,7 +14,9 @@ own (:func:`execute_in_process`): a sweep's point, a lesson of the website.
 """
 
 import json
+import math
 import os
+import re
 import sys
 import threading
 import time
@@ -26,6 +28,11 @@ import yaml
 from lrcourse import execution, paths
 
 BASIC_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+# What a value may be, declared at the end of the parameter's comment: `epochs: int = 10  # epochs [allowed: >= 1]`.
+# Conditions are separated by ";": a comparison (≥ 1, > 0, ≤ 1, < 1; papermill cannot read a comment holding "="),
+# `one of a, b, c`, and for lists `at least N` (items), `distinct` and `each <condition>`.
+ALLOWED = re.compile(r"\[allowed: ([^\]]+)\]\s*$")
+COMPARISONS = {"≥": float.__ge__, ">": float.__gt__, "≤": float.__le__, "<": float.__lt__}
 EXAMPLES = {"list": "a list, such as [{value}]", "dict": "a mapping, such as {{name: {value}}}"}
 
 
@@ -138,7 +145,53 @@ def check_parameters(notebook, values):
                 f"got {value!r} ({type(value).__name__}){fix}"
             )
         checked[name] = float(value) if kind == "float" else value
+        rule = allowed(declared[name]["help"])
+        problem = rule and breaks(checked[name], rule)
+        if problem:
+            raise ValueError(f"parameter {name!r} of {Path(notebook).name} {problem}; got {value!r} (allowed: {rule})")
     return checked
+
+
+def allowed(help_text):
+    """The ``[allowed: ...]`` rule at the end of a parameter's comment, or ``None``."""
+    match = ALLOWED.search(help_text or "")
+    return match.group(1).strip() if match else None
+
+
+def breaks(value, rule):
+    """What is wrong with ``value`` under ``rule`` (the text of an ``[allowed: ...]``), or ``None``.
+
+    >>> breaks([0, 0], "at least 1; distinct; each ≥ 0")
+    'must hold different values'
+    >>> breaks(0.0, "≥ 0; < 1") is None, breaks(float("nan"), "> 0")
+    (True, 'must be a finite number > 0')
+    """
+    for condition in (part.strip() for part in rule.split(";")):
+        problem = _breaks_one(value, condition)
+        if problem:
+            return problem
+    return None
+
+
+def _breaks_one(value, condition):
+    if condition.startswith("each "):
+        for item in value:
+            problem = _breaks_one(item, condition[len("each "):])
+            if problem:
+                return f"has {item!r}, but each item {problem}"
+        return None
+    if condition.startswith("at least "):
+        least = int(condition[len("at least "):])
+        return None if len(value) >= least else f"must hold at least {least} item{'s' * (least > 1)}"
+    if condition == "distinct":
+        return None if len({repr(item) for item in value}) == len(value) else "must hold different values"
+    if condition.startswith("one of "):
+        options = [option.strip() for option in condition[len("one of "):].split(",")]
+        return None if value in options else f"must be one of {', '.join(options)}"
+    operator, bound = condition.split(maxsplit=1)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a finite number {condition}"
+    return None if COMPARISONS[operator](float(value), float(bound)) else f"must be {condition}"
 
 
 @dataclass

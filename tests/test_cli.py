@@ -1,12 +1,15 @@
 """The batch runner and its command line, on small notebooks written by the tests."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from lrcourse import batch, cli
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PARAMETERS = '''
 count: int = 2  # how many lines to write
@@ -242,3 +245,38 @@ def test_relative_paths_are_the_users_not_the_checkouts(tmp_path, monkeypatch, c
     assert cli.main(["run", "demo.ipynb", "-p", "label", "mine", "--output", "out"]) == 0, capsys.readouterr()
     assert json.loads((here / "out" / "demo" / "record.json").read_text())["label"] == "mine"  # my notebook, my folder
     assert not (checkout / "out").exists()
+
+
+LESSONS = {path.name[:2]: path for path in sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))}
+
+
+@pytest.mark.parametrize("lesson, name, value, says", [
+    ("01", "epochs", "0", "parameter 'epochs' of 01_learning_rate_schedules.ipynb must be ≥ 1; got 0"),
+    ("01", "seeds", "[]", "parameter 'seeds' of 01_learning_rate_schedules.ipynb must hold at least 1 item; got []"),
+    ("01", "batch_size", "0", "must be ≥ 1; got 0 (allowed: ≥ 1)"),
+    ("01", "seeds", "[-1]", "has -1, but each item must be ≥ 0; got [-1]"),
+    ("01", "seeds", "[1, 1]", "must hold different values; got [1, 1]"),
+    ("02", "policies", "[nope]", "has 'nope', but each item must be one of triangular, triangular2, exp_range"),
+    ("02", "fixed_lrs", "[nan, 0.1]", "has nan, but each item must be a finite number > 0"),
+    ("02", "momentum", "1.0", "must be < 1; got 1.0 (allowed: ≥ 0; < 1)"),
+    ("04", "warmup_fraction", "0", "must be > 0"),
+])
+def test_values_outside_what_a_parameter_allows_are_refused_before_any_kernel_starts(lesson, name, value, says, capsys,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(batch, "run_lesson", lambda *args, **kwargs: pytest.fail("a kernel was started"))
+    assert cli.main(["run", str(LESSONS[lesson]), "-p", name, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSONS))
+def test_every_lessons_defaults_and_parameter_files_keep_what_they_declare(lesson):
+    import ast
+
+    declared = batch.notebook_parameters(LESSONS[lesson])
+    rules = {name: batch.allowed(p["help"]) for name, p in declared.items() if batch.allowed(p["help"])}
+    assert {"epochs", "batch_size", "seeds"} <= set(rules)  # the values a learner changes first are all guarded
+    for name, rule in rules.items():
+        assert batch.breaks(ast.literal_eval(declared[name]["default"]), rule) is None, (name, rule)
+    for kind in ("ci", "seed"):
+        batch.check_parameters(LESSONS[lesson], batch.read_params_file(LESSONS[lesson].parent / "params" / f"{lesson}_{kind}.yaml"))
