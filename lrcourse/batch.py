@@ -43,7 +43,12 @@ def notebook_parameters(notebook):
     if not Path(notebook).is_file():
         raise FileNotFoundError(f"no notebook at {paths.display(notebook)}: give a lesson's path, such as "
                                 f"notebooks/01_learning_rate_schedules.ipynb")
-    found = papermill.inspect_notebook(str(notebook))
+    try:
+        found = papermill.inspect_notebook(str(notebook))
+    except Exception as error:  # noqa: BLE001  (nbformat and papermill raise many kinds for a file that is no notebook)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{paths.display(notebook)} is not a readable notebook ({reason}): give a lesson's .ipynb, "
+                         f"such as notebooks/01_learning_rate_schedules.ipynb") from None
     return {
         name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
         for name, p in found.items()

@@ -39,6 +39,8 @@ def _parser():
                        help="worker processes of the local Dask cluster (default: one per core, fewer if memory is short)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run on an existing Dask cluster instead, such as tcp://HOST:8786")
+    sweep.add_argument("--yes", action="store_true",
+                       help="run a sweep of more than 1,000 points without asking first")
     sweep.add_argument("--output", default=None,
                        help="folder for the points, results.csv and summary.md (default: build/sweeps/<file name>)")
     assign = commands.add_parser("assign", help="build the graded assignments' student and autograder versions")
@@ -141,13 +143,39 @@ def _sweep(args):
         if args.workers is not None and args.scheduler:
             raise ValueError("--workers sets the size of the local cluster; with --scheduler, start workers "
                              "on the cluster instead (dask worker ADDRESS)")
-        sweep = sweeps.read_sweep(args.sweep_file)
+        if args.scheduler:
+            _check_scheduler_address(args.scheduler)
+        sweep = _read_sweep(sweeps, args)
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output or f"build/sweeps/{sweep.source.stem}").absolute()
     with contextlib.ExitStack() as held:
         return _run_sweep(args, sweep, output) if _hold(held, output) else 2
+
+
+def _read_sweep(sweeps, args):
+    """The sweep file; one larger than ``sweeps.MAX_POINTS`` needs --yes, or a yes typed at a terminal."""
+    try:
+        return sweeps.read_sweep(args.sweep_file, max_points=None if args.yes else sweeps.MAX_POINTS)
+    except sweeps.TooManyPoints as error:
+        if not sys.stdin.isatty():
+            raise
+        if input(f"{error.size:,} points: run them all? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise
+        return sweeps.read_sweep(args.sweep_file, max_points=None)
+
+
+def _check_scheduler_address(address):
+    """Refuse, in one line, an address that Dask cannot read, before trying to connect to it."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        parse_host_port(parse_address(address)[1])
+    except ValueError as error:
+        raise ValueError(f"--scheduler {address!r} is not a Dask scheduler's address ({error}): give one such as "
+                         f"tcp://HOST:8786") from None
 
 
 def _run_sweep(args, sweep, output):

@@ -49,6 +49,7 @@ import importlib.metadata
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -70,6 +71,7 @@ from lrcourse import batch, paths, statistics
 SWEEP_KEYS = ("lesson", "parameters_file", "parameters", "grid", "points", "compare_within")
 SEED_AXIS = "seed"
 SET_BY_SWEEP = ("output_dir", "seeds")  # set for each point by the sweep (seeds from its seed axis)
+MAX_POINTS = 1000  # a larger sweep runs only when asked for (--yes, or a yes at the prompt)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,21 @@ def expand_grid(grid):
     return [dict(zip(grid, combination)) for combination in itertools.product(*grid.values())]
 
 
-def read_sweep(path):
+class TooManyPoints(ValueError):
+    """A sweep file asks for more points than the limit it was read with."""
+
+    def __init__(self, where, size, limit):
+        super().__init__(f"{where} asks for {size:,} points, more than {limit:,}: shrink the grid, or pass --yes "
+                         f"to run them all")
+        self.size = size
+
+
+def read_sweep(path, max_points=MAX_POINTS):
     """Read and check a sweep file; every problem is a one-line ``ValueError`` or ``FileNotFoundError``.
+
+    A sweep of more than ``max_points`` points (``None``: no limit) is refused with
+    :class:`TooManyPoints` before any point is expanded or checked, which for a huge grid would
+    take minutes.
 
     Refused: a file that is not YAML or not a mapping, an unknown key, no lesson, an unknown
     lesson, a grid axis that is not a non-empty list, points that are not mappings, no points at
@@ -136,8 +151,12 @@ def read_sweep(path):
     base = batch.read_params_file(parameters_file) if parameters_file else {}
     fixed = _mapping(content.get("parameters") or {}, f"{where}: parameters")
     grid = _grid(content.get("grid"), where)
+    listed = _points(content.get("points"), where)
+    size = (math.prod(len(values) for values in grid.values()) if grid else 0) + len(listed)
+    if max_points is not None and size > max_points:
+        raise TooManyPoints(where, size, max_points)
     swept = expand_grid(grid) if grid else []
-    swept += [_mapping(point, f"{where}: points[{i}]") for i, point in enumerate(_points(content.get("points"), where))]
+    swept += [_mapping(point, f"{where}: points[{i}]") for i, point in enumerate(listed)]
     if not swept:
         raise ValueError(f"{where} has no points: add `grid:` with a list of values for each name to vary, "
                          f"or `points:` with one mapping a run")

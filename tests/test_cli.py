@@ -280,3 +280,39 @@ def test_every_lessons_defaults_and_parameter_files_keep_what_they_declare(lesso
         assert batch.breaks(ast.literal_eval(declared[name]["default"]), rule) is None, (name, rule)
     for kind in ("ci", "seed"):
         batch.check_parameters(LESSONS[lesson], batch.read_params_file(LESSONS[lesson].parent / "params" / f"{lesson}_{kind}.yaml"))
+
+
+@pytest.mark.parametrize("content", ['{"a": 1}', "not json", ""])
+def test_a_file_that_is_not_a_notebook_is_refused_in_one_line(tmp_path, capsys, content):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(content)
+    assert cli.main(["run", str(bad), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.ipynb is not a readable notebook" in err and "give a lesson's .ipynb" in err
+
+
+@pytest.mark.parametrize("address", ["garbage", "tcp://host-without-port", "tcp://:x"])
+def test_a_scheduler_address_dask_cannot_read_is_refused_before_connecting(lesson, tmp_path, capsys, address):
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"lesson: {lesson}\ngrid:\n  count: [1, 2]\n")
+    assert cli.main(["sweep", str(sweep), "--scheduler", address, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--scheduler {address!r} is not a Dask scheduler's address" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_grid_is_refused_at_once_unless_asked_for(lesson, tmp_path, capsys, monkeypatch):
+    from lrcourse import sweeps
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"lesson: {lesson}\ngrid:\n  count: {list(range(1000))}\n  label: {['l%d' % i for i in range(1000)]}\n")
+    monkeypatch.setattr(sweeps, "expand_grid", lambda grid: pytest.fail("the grid was expanded"))
+    assert cli.main(["sweep", str(sweep), "--output", str(tmp_path / "out")]) == 2  # refused before expanding it
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "asks for 1,000,000 points, more than 1,000: shrink the grid, or pass --yes" in err
+    small = tmp_path / "small.yaml"
+    small.write_text(f"lesson: {lesson}\ngrid:\n  count: {list(range(30))}\n  label: {['l%d' % i for i in range(40)]}\n")
+    with pytest.raises(sweeps.TooManyPoints):
+        sweeps.read_sweep(small)
+    assert len(sweeps.read_sweep(small, max_points=None).points) == 1200  # what --yes reads
