@@ -186,6 +186,10 @@ def _run_sweep(args, sweep, output):
             where = args.scheduler or f"a local Dask cluster of {len(client.nthreads())} workers"
             print(f"sweep {paths.display(sweep.source)}: {len(sweep.points)} points of {sweep.lesson.name} "
                   f"on {where} -> {paths.display(output)}", flush=True)
+            repairs = [f"{point.name} ({why})" for point in sweep.points
+                       if (why := sweeps.needs_repair(sweeps.point_folder(output, point)))]
+            if repairs:
+                print(f"running again {len(repairs)} saved point(s) that are not whole: {'; '.join(repairs)}", flush=True)
             report = sweeps.run_sweep(sweep, output, client)
     except ConnectionError as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)

@@ -22,7 +22,8 @@ scheduler's address. The lesson travels with the task and the results come back 
 outcome, so a worker needs the package (the bundled data sets are inside it) but no shared
 folder. Only this process writes into the output, each file atomically (written beside its
 place, then renamed), and a point's ``point.json`` last: a point is finished when that file
-says so, never because half of its files are there. The output::
+says so and every file it lists is still there and whole, never because half of its files are
+there. A resumed sweep runs again, and names, a saved point whose files were lost or damaged. The output::
 
     <output>/points/<name>-<hash>/   one folder a point: the executed notebook, its run records
                                      (runs/), figures, kernel.log (what the kernel process printed),
@@ -241,16 +242,45 @@ def point_folder(output, point):
 
 
 def read_point(folder):
-    """A point's ``point.json``, or ``None`` when it has not finished (or never started)."""
+    """A point's ``point.json``, or ``None`` when it has not finished, never started, or its
+    ``point.json`` is damaged (not JSON, or without its ``ok``): such a point runs again."""
     try:
-        return json.loads((Path(folder) / "point.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        status = json.loads((Path(folder) / "point.json").read_text())
+    except (OSError, ValueError):
         return None
+    return status if isinstance(status, dict) and isinstance(status.get("ok"), bool) else None
+
+
+def damaged_files(folder, status):
+    """The files a point's ``point.json`` lists that are missing, or are JSON that does not parse (a
+    record cut short); a point saved before the list was kept is taken as whole."""
+    damaged = []
+    for name in status.get("files", []):
+        try:
+            content = (Path(folder) / name).read_bytes()
+            if name.endswith(".json"):
+                json.loads(content)
+        except (OSError, ValueError):
+            damaged.append(name)
+    return damaged
 
 
 def is_finished(folder):
+    """Whether the point finished and every file it wrote is still there and whole."""
     status = read_point(folder)
-    return bool(status and status["ok"])
+    return bool(status and status["ok"] and not damaged_files(folder, status))
+
+
+def needs_repair(folder):
+    """Why a point that was saved must run again: its ``point.json`` is damaged, or files it lists
+    are missing or damaged. ``None`` for a point never saved, failed (it runs again anyway) or whole."""
+    if not (Path(folder) / "point.json").exists():
+        return None
+    status = read_point(folder)
+    if status is None:
+        return "its point.json is damaged"
+    damaged = damaged_files(folder, status) if status["ok"] else []
+    return f"{len(damaged)} of its files are missing or damaged ({', '.join(damaged[:3])})" if damaged else None
 
 
 # --- on a worker ---------------------------------------------------------------------------------
@@ -322,6 +352,7 @@ def save_point(output, point, outcome):
         paths.write_atomically(folder / name, content)
     status = {key: value for key, value in outcome.items() if key != "files"}
     status.update(point=point.name, values=point.values, parameters=point.parameters,
+                  files=sorted(outcome.get("files", {})),
                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     paths.write_atomically(folder / "point.json", json.dumps(status, indent=1))
     return status

@@ -477,3 +477,36 @@ def test_the_readme_example_sweep_is_accepted(tmp_path):
     assert len(sweep.points) == 3 * 3 + 1 and sweep.axes == ["batch_size", "seed", "momentum"]
     assert sweep.fixed == {"dataset": "fashion_mnist_small", "subset": 256, "model_name": "mnist_cnn", "epochs": 20,
                            "schedule_names": ["step", "linear"]}
+
+
+def test_a_saved_point_whose_files_are_missing_or_damaged_is_not_finished_and_says_why(tmp_path, toy):
+    sweep = sweeps.read_sweep(toy_sweep(tmp_path, toy))
+    deleted, truncated, garbled, whole = sweep.points[:4]
+    out = tmp_path / "out"
+    files = {"toy.ipynb": b"{}", "runs/r-1/seed-0.json": record_file("r", 0, 0.5).encode()}
+    for point in (deleted, truncated, garbled, whole):
+        sweeps.save_point(out, point, outcome(files=files))
+    (sweeps.point_folder(out, deleted) / "runs/r-1/seed-0.json").unlink()
+    record = sweeps.point_folder(out, truncated) / "runs/r-1/seed-0.json"
+    record.write_bytes(record.read_bytes()[:40])  # a disk that filled up while it was written
+    (sweeps.point_folder(out, garbled) / "point.json").write_text('{"point": "x"}')  # JSON, but not a point's
+    folders = [sweeps.point_folder(out, p) for p in (deleted, truncated, garbled, whole)]
+    assert [sweeps.is_finished(f) for f in folders] == [False, False, False, True]
+    assert [sweeps.needs_repair(f) for f in folders] == [
+        "1 of its files are missing or damaged (runs/r-1/seed-0.json)",
+        "1 of its files are missing or damaged (runs/r-1/seed-0.json)", "its point.json is damaged", None]
+    results, _ = sweeps.write_reports(sweep, out)  # no traceback: only whole points are read
+    assert list(results["point"]) == [whole.name]
+
+
+def test_a_resumed_sweep_runs_again_the_points_whose_records_were_lost(tmp_path, toy, capsys):
+    path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5]\n  seed: [0, 1]")
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--workers", "1", "--output", str(out)]) == 0
+    lost = next(iter(sorted((out / "points").glob("*/runs/*/seed-*.json"))))
+    lost.unlink()
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--workers", "1", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "running again 1 saved point(s) that are not whole" in printed and "1 of 1 points ran" in printed
+    assert lost.exists() and len(pd.read_csv(out / "results.csv")) == 2  # both seeds summarised again
