@@ -44,7 +44,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
+from papermill.iorw import LocalHandler, papermill_io
 from traitlets import Float, Type, default
+
+from lrcourse import paths
 
 POLL_SLICE_SECONDS = 1.0
 CELL_TIMEOUT = 900.0  # seconds a kernel may stay idle without replying to a cell
@@ -251,6 +254,19 @@ class CourseEngine(NBClientEngine):
 
 
 papermill_engines.register(ENGINE, CourseEngine)
+
+
+class WholeFileHandler(LocalHandler):
+    """papermill's local files, but each notebook written whole or not at all
+    (:func:`lrcourse.paths.write_atomically`): papermill rewrites the executed notebook after every
+    cell, in place, so a full disk or a kill mid-write left a truncated, unreadable "kept" notebook;
+    now the previous complete one stays."""
+
+    def write(self, buf, path):
+        return paths.write_atomically(path, buf)
+
+
+papermill_io.register("/", WholeFileHandler())  # every absolute path, which is all the course hands papermill
 
 
 def run_otter(argv):

@@ -36,16 +36,21 @@ def display(path):
 
 def write_atomically(path, content):
     """Write ``content`` (text or bytes) to ``path`` so that readers see the old file or the whole
-    new one, never half of it: write a temporary file beside it, then rename it into place.
-    A process killed while writing leaves at most a hidden ``.<name>.tmp-<pid>`` file."""
+    new one, never half of it: write a temporary file beside it, then rename it into place. A
+    write that fails (a full disk) removes its temporary file; a process killed while writing
+    leaves at most a hidden ``.<name>.tmp-<pid>`` file."""
     path = resolve(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if isinstance(content, str):
-        temporary.write_text(content)
-    else:
-        temporary.write_bytes(content)
-    os.replace(temporary, path)
+    try:
+        if isinstance(content, str):
+            temporary.write_text(content, encoding="utf-8")
+        else:
+            temporary.write_bytes(content)
+        os.replace(temporary, path)
+    except BaseException:  # a full disk, an interrupt: the old file stays, and no half-written one is left
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

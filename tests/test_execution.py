@@ -3,6 +3,7 @@ does not reply stops one lesson with a line naming the cell, and so does a kerne
 the other lessons of the batch still run (lrcourse.execution, through lrcourse.batch and the CLI)."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -183,3 +184,25 @@ def test_a_kernel_that_dies_after_the_last_cell_stops_the_lesson_with_one_line(t
     monkeypatch.setattr(PapermillNotebookClient, "wait_for_reply", die)  # papermill's kernel_info after the cells
     result = batch.execute(write_notebook(tmp_path / "late.ipynb", "x = 1"), {}, tmp_path / "out")
     assert result.error == "stopped: DeadKernelError: Kernel died" and result.cell is None
+
+
+def test_a_write_that_fails_keeps_the_previous_notebook_whole_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    from papermill.iorw import papermill_io
+
+    notebook = tmp_path / "lesson.ipynb"
+    handler = papermill_io.get_handler(str(notebook))
+    assert isinstance(handler, execution.WholeFileHandler)  # what papermill uses for the executed notebook
+    handler.write('{"cells": [], "first": "complete"}', str(notebook))
+
+    def fill_the_disk(self, text, encoding=None):
+        Path.write_bytes(self, text.encode()[:10])  # a part reaches the disk, then it is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", fill_the_disk)
+    with pytest.raises(OSError, match="No space left"):
+        handler.write('{"cells": [], "second": "cut short"}', str(notebook))
+    monkeypatch.undo()
+    assert json.loads(notebook.read_text()) == {"cells": [], "first": "complete"}
+    assert [p.name for p in tmp_path.iterdir()] == ["lesson.ipynb"]
