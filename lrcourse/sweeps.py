@@ -344,9 +344,51 @@ def run_point(lesson_name, notebook, parameters):
 
 # --- on the machine that runs the command --------------------------------------------------------
 
+def checked_file_name(name):
+    """A file name a worker sent back, if it names a file inside the point's folder: relative, with
+    no ``..``, no drive or root, nothing but plain characters. A worker is code this process did not
+    run, so anything else is refused rather than written (``../../x`` would land outside --output).
+
+    >>> checked_file_name("runs/a-1/seed-0.json")
+    'runs/a-1/seed-0.json'
+    """
+    parts = Path(name).parts if isinstance(name, str) else ()
+    if (not parts or Path(name).is_absolute() or any(part in ("..", ".") for part in parts)
+            or not all(re.fullmatch(r"[\w.+-]+", part) for part in parts)):
+        raise ValueError(f"a worker sent back a file named {name!r}, which is not a plain path inside its point's "
+                         f"folder: refused, nothing of that point was written")
+    return name
+
+
+OUTCOME_TYPES = {"ok": (bool,), "error": (str,), "cell": (int, type(None)), "seconds": (int, float),
+                 "worker": (str,), "host": (str,), "threads": (int,), "files": (dict,)}
+
+
+def checked_outcome(outcome):
+    """A worker's outcome of a point, if it has exactly the expected fields, of the expected types,
+    with file names that :func:`checked_file_name` accepts and contents that are bytes; otherwise
+    a one-line ``ValueError`` saying what was wrong."""
+    if not isinstance(outcome, dict) or set(outcome) != set(OUTCOME_TYPES):
+        raise ValueError(f"a worker sent back an outcome without the expected fields {sorted(OUTCOME_TYPES)}: refused")
+    for key, types in OUTCOME_TYPES.items():
+        if not isinstance(outcome[key], types) or (key != "ok" and isinstance(outcome[key], bool)):
+            raise ValueError(f"a worker sent back {key}={outcome[key]!r:.60}, not a {types[0].__name__}: refused")
+    for name, content in outcome["files"].items():
+        checked_file_name(name)
+        if not isinstance(content, bytes):
+            raise ValueError(f"a worker sent back {name!r} as {type(content).__name__}, not bytes: refused")
+    return outcome
+
+
 def save_point(output, point, outcome):
-    """Write a point's files into its folder, replacing an earlier attempt, and ``point.json`` last."""
+    """Write a point's files into its folder, replacing an earlier attempt, and ``point.json`` last.
+    What the worker sent is checked first (:func:`checked_outcome`); a point that fails the check is
+    saved as a failed point with the reason, and none of its files are written."""
     folder = point_folder(output, point)
+    try:
+        outcome = checked_outcome(outcome)
+    except ValueError as error:
+        outcome = lost_point(error)
     shutil.rmtree(folder, ignore_errors=True)
     for name, content in outcome.get("files", {}).items():
         paths.write_atomically(folder / name, content)
@@ -365,7 +407,8 @@ def lost_point(error):
     message = f"{type(error).__name__}: {error}".splitlines()[0]
     if isinstance(error, KilledWorker):
         message += " (the worker running it died each time it was tried: look for memory or a killed process)"
-    return {"ok": False, "error": message, "cell": None, "seconds": 0.0, "worker": "", "host": "", "threads": 0}
+    return {"ok": False, "error": message, "cell": None, "seconds": 0.0, "worker": "", "host": "", "threads": 0,
+            "files": {}}
 
 
 def results_table(sweep, output):

@@ -510,3 +510,21 @@ def test_a_resumed_sweep_runs_again_the_points_whose_records_were_lost(tmp_path,
     printed = capsys.readouterr().out
     assert "running again 1 saved point(s) that are not whole" in printed and "1 of 1 points ran" in printed
     assert lost.exists() and len(pd.read_csv(out / "results.csv")) == 2  # both seeds summarised again
+
+
+@pytest.mark.parametrize("sent, says", [
+    ({"files": {"../../../x/owned.txt": b"x"}}, "a worker sent back a file named '../../../x/owned.txt'"),
+    ({"files": {"/etc/owned": b"x"}}, "a worker sent back a file named '/etc/owned'"),
+    ({"files": {"runs/a b;rm/x.json": b"x"}}, "not a plain path inside its point's folder"),
+    ({"files": {"toy.ipynb": "text"}}, "'toy.ipynb' as str, not bytes"),
+    ({"ok": "yes"}, "ok='yes', not a bool"),
+    ({"cell": True}, "cell=True, not a int"),
+    ({"extra": 1}, "without the expected fields"),
+])
+def test_what_a_worker_sends_back_is_checked_before_anything_is_written(tmp_path, toy, sent, says):
+    point = sweeps.read_sweep(toy_sweep(tmp_path, toy)).points[0]
+    out = tmp_path / "sweep-output"
+    status = sweeps.save_point(out, point, {**outcome(files={"toy.ipynb": b"{}"}), **sent})
+    assert status["ok"] is False and says in status["error"] and status["files"] == []
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["sweep-output/points/" + point.name + "/point.json", "sweep.yaml", "toy.ipynb"]
