@@ -2,7 +2,8 @@
 
     lrcourse run NOTEBOOK [NOTEBOOK ...] [-p NAME VALUE ...] [-f PARAMS.yaml] [--output DIR] [--cell-timeout SECONDS]
     lrcourse params NOTEBOOK
-    lrcourse sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS] [--output DIR]
+    lrcourse sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS [--certificates DIR | --insecure]] [--output DIR] [--yes]
+    lrcourse certs [--output DIR] [--hosts HOST ...]
     lrcourse assign [NAME ...] [--output DIR]
     lrcourse grade NAME SUBMISSION.ipynb [SUBMISSION.ipynb ...] [--output DIR]
 
@@ -38,11 +39,19 @@ def _parser():
     sweep.add_argument("--workers", type=int, default=None,
                        help="worker processes of the local Dask cluster (default: one per core, fewer if memory is short)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="run on an existing Dask cluster instead, such as tcp://HOST:8786")
+                       help="run on an existing Dask cluster instead, such as tls://HOST:8786 (see lrcourse certs)")
+    sweep.add_argument("--certificates", metavar="FOLDER", default=None,
+                       help="the lab's certificates (from `lrcourse certs`), to reach a tls:// scheduler")
+    sweep.add_argument("--insecure", action="store_true",
+                       help="allow a plain tcp:// scheduler on another machine (anyone who reaches it can run code here)")
     sweep.add_argument("--yes", action="store_true",
                        help="run a sweep of more than 1,000 points without asking first")
     sweep.add_argument("--output", default=None,
                        help="folder for the points, results.csv and summary.md (default: build/sweeps/<file name>)")
+    certs = commands.add_parser("certs", help="create the certificates of a TLS Dask cluster for a small lab")
+    certs.add_argument("--output", default="build/certificates", help="folder (default: build/certificates)")
+    certs.add_argument("--hosts", nargs="+", default=["localhost"], metavar="HOST",
+                       help="the names and addresses the scheduler is reached by (default: localhost)")
     assign = commands.add_parser("assign", help="build the graded assignments' student and autograder versions")
     assign.add_argument("names", nargs="*", metavar="NAME", help="assignments to build (default: all)")
     assign.add_argument("--output", default="build/assignments", help="folder (default: build/assignments)")
@@ -56,7 +65,8 @@ def _parser():
     return parser
 
 
-PATH_ARGUMENTS = ("notebooks", "notebook", "parameters_file", "output", "sweep_file", "submissions", "assignments")
+PATH_ARGUMENTS = ("notebooks", "notebook", "parameters_file", "output", "sweep_file", "submissions", "assignments",
+                  "certificates")
 
 
 def main(argv=None):
@@ -69,6 +79,8 @@ def main(argv=None):
         return _sweep(args)
     if args.command in ("assign", "grade"):
         return _assignments(args)
+    if args.command == "certs":
+        return _certs(args)
     try:
         if args.command == "params":
             print(batch.format_parameters(args.notebook))
@@ -135,7 +147,7 @@ def _summary(results):
 
 
 def _sweep(args):
-    from lrcourse import sweeps
+    from lrcourse import cluster, sweeps
 
     try:
         if args.workers is not None and args.workers < 1:
@@ -144,14 +156,17 @@ def _sweep(args):
             raise ValueError("--workers sets the size of the local cluster; with --scheduler, start workers "
                              "on the cluster instead (dask worker ADDRESS)")
         if args.scheduler:
-            _check_scheduler_address(args.scheduler)
+            cluster.check_address(args.scheduler, args.certificates, args.insecure)
+        elif args.certificates or args.insecure:
+            raise ValueError("--certificates and --insecure are for --scheduler: a local cluster stays on this machine")
+        security = cluster.security(args.certificates) if args.certificates else None
         sweep = _read_sweep(sweeps, args)
     except (ValueError, FileNotFoundError) as error:
         print(f"lrcourse: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output or f"build/sweeps/{sweep.source.stem}").absolute()
     with contextlib.ExitStack() as held:
-        return _run_sweep(args, sweep, output) if _hold(held, output) else 2
+        return _run_sweep(args, sweep, output, security) if _hold(held, output) else 2
 
 
 def _read_sweep(sweeps, args):
@@ -166,23 +181,11 @@ def _read_sweep(sweeps, args):
         return sweeps.read_sweep(args.sweep_file, max_points=None)
 
 
-def _check_scheduler_address(address):
-    """Refuse, in one line, an address that Dask cannot read, before trying to connect to it."""
-    from distributed.comm import parse_address
-    from distributed.comm.addressing import parse_host_port
-
-    try:
-        parse_host_port(parse_address(address)[1])
-    except ValueError as error:
-        raise ValueError(f"--scheduler {address!r} is not a Dask scheduler's address ({error}): give one such as "
-                         f"tcp://HOST:8786") from None
-
-
-def _run_sweep(args, sweep, output):
+def _run_sweep(args, sweep, output, security):
     from lrcourse import sweeps
 
     try:
-        with sweeps.dask_client(args.workers, args.scheduler) as client:
+        with sweeps.dask_client(args.workers, args.scheduler, security) as client:
             where = args.scheduler or f"a local Dask cluster of {len(client.nthreads())} workers"
             print(f"sweep {paths.display(sweep.source)}: {len(sweep.points)} points of {sweep.lesson.name} "
                   f"on {where} -> {paths.display(output)}", flush=True)
@@ -203,6 +206,24 @@ def _run_sweep(args, sweep, output):
           + (f": see {paths.display(output / 'failures.csv')}" if report.failed else "")
           + f"\nsummary: {paths.display(output / 'summary.md')}", flush=True)
     return 1 if report.failed else 0
+
+
+def _certs(args):
+    from lrcourse import cluster
+
+    try:
+        folder = paths.display(cluster.make_certificates(args.output, args.hosts))
+    except ValueError as error:
+        print(f"lrcourse: error: {error}", file=sys.stderr)
+        return 2
+    print(f"certificates for {', '.join(args.hosts)} in {folder}; copy the folder to every machine of the cluster, "
+          f"and keep {cluster.FILES['ca_key']} private. Then:\n"
+          f"  dask scheduler --protocol tls --tls-ca-file {folder}/ca.pem --tls-cert {folder}/cluster.pem "
+          f"--tls-key {folder}/cluster-key.pem\n"
+          f"  dask worker tls://{args.hosts[0]}:8786 --tls-ca-file {folder}/ca.pem --tls-cert {folder}/cluster.pem "
+          f"--tls-key {folder}/cluster-key.pem\n"
+          f"  lrcourse sweep SWEEP.yaml --scheduler tls://{args.hosts[0]}:8786 --certificates {folder}")
+    return 0
 
 
 def _assignments(args):

@@ -579,15 +579,16 @@ QUIET_DASK = {
 
 
 @contextlib.contextmanager
-def dask_client(workers=None, scheduler=None):
-    """A Dask client: on an existing cluster at ``scheduler``, or on a ``LocalCluster`` of
-    ``workers`` processes (one task each, :data:`QUIET_DASK`) started here and closed at the end."""
+def dask_client(workers=None, scheduler=None, security=None):
+    """A Dask client: on an existing cluster at ``scheduler`` (over TLS with ``security``, see
+    :mod:`lrcourse.cluster`), or on a ``LocalCluster`` of ``workers`` processes (one task each,
+    :data:`QUIET_DASK`) started here and closed at the end."""
     import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="10s", security=security)
         except (OSError, TimeoutError) as error:
             raise ConnectionError(f"cannot reach a Dask scheduler at {scheduler} ({error}); start one with "
                                   f"`dask scheduler` and workers with `dask worker {scheduler}`, or leave "

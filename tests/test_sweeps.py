@@ -528,3 +528,59 @@ def test_what_a_worker_sends_back_is_checked_before_anything_is_written(tmp_path
     assert status["ok"] is False and says in status["error"] and status["files"] == []
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["sweep-output/points/" + point.name + "/point.json", "sweep.yaml", "toy.ipynb"]
+
+
+# --- an authenticated cluster ----------------------------------------------------------------------
+
+def test_a_tls_cluster_admits_only_holders_of_the_labs_certificate(tmp_path, toy, capsys):
+    import socket
+    import ssl
+
+    from distributed import Client, LocalCluster
+    from distributed.comm.addressing import parse_host_port
+
+    from lrcourse import cluster
+
+    certificates = tmp_path / "certificates"
+    assert cli.main(["certs", "--output", str(certificates), "--hosts", "localhost", "127.0.0.1"]) == 0
+    assert "keep ca-key.pem private" in capsys.readouterr().out
+    assert oct((certificates / "cluster-key.pem").stat().st_mode)[-3:] == "600"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", host="127.0.0.1",
+                      security=cluster.security(certificates), dashboard_address=None) as lab:
+        address = lab.scheduler_address
+        host, port = parse_host_port(address.removeprefix("tls://"))
+        # a client with no certificate: the scheduler ends the handshake before it can send anything
+        context = ssl.create_default_context(cafile=str(certificates / "ca.pem"))
+        with socket.create_connection((host, port)) as raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                tls.sendall(b"x")
+                tls.recv(1)
+        # another lab's certificate, and plain TCP, are refused too
+        other = cluster.security(cluster.make_certificates(tmp_path / "other-lab"))
+        with pytest.raises(OSError, match="certificate"):
+            Client(address, security=other, timeout="5s")
+        with pytest.raises(OSError):
+            Client(address.replace("tls://", "tcp://"), timeout="5s")
+        # the lab's own sweep runs
+        path = toy_sweep(tmp_path, toy, grid="accuracy: [0.5]\n  seed: [0, 1]")
+        out = tmp_path / "out"
+        assert cli.main(["sweep", str(path), "--scheduler", address, "--certificates", str(certificates),
+                         "--output", str(out)]) == 0
+        assert len(pd.read_csv(out / "results.csv")) == 2
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["--scheduler", "tcp://10.1.2.3:8786"], "is plain tcp:// to another machine"),
+    (["--scheduler", "tls://10.1.2.3:8786"], "is TLS: give --certificates FOLDER"),
+    (["--certificates", "somewhere"], "--certificates and --insecure are for --scheduler"),
+])
+def test_an_unauthenticated_or_incomplete_cluster_setting_is_refused_in_one_line(tmp_path, toy, capsys, arguments, says):
+    assert cli.main(["sweep", str(toy_sweep(tmp_path, toy)), *arguments, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+
+
+def test_insecure_is_the_users_explicit_choice_for_plain_tcp_to_another_machine(tmp_path, toy, capsys):
+    arguments = ["sweep", str(toy_sweep(tmp_path, toy)), "--scheduler", "tcp://127.0.0.2:9", "--insecure"]
+    assert cli.main([*arguments, "--output", str(tmp_path / "out")]) == 2  # allowed, then nobody answers there
+    assert "cannot reach a Dask scheduler at tcp://127.0.0.2:9" in capsys.readouterr().err
