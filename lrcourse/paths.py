@@ -6,7 +6,6 @@ runs from a checkout, and against the current folder otherwise (a pip install on
 """
 
 import contextlib
-import fcntl
 import os
 import time
 from pathlib import Path
@@ -81,6 +80,8 @@ def locked(path, option="--output"):
     holder, instead of deleting and overwriting the first one's records. The lock is an
     operating-system lock on ``<folder>/.lrcourse.lock``: it goes when its holder ends, however it
     ends, so no stale lock is ever left behind."""
+    import fcntl  # POSIX only: the lock is for the command line, and importing the package elsewhere stays possible
+
     folder = writable_folder(path, option)
     handle = open(folder / LOCK_NAME, "a+")
     try:
